@@ -1,0 +1,1 @@
+"""Shared mechanisms: database, scoping, auth, audit, i18n, events, jobs."""

@@ -1,0 +1,175 @@
+"""The relational database: declarative base, engine, sessions and shared column types.
+
+Service functions only ``flush()``; whoever opened the session (a request, a CLI command, a job)
+owns the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; store times in UTC with a zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def code_column_type(length: int = 12) -> String:
+    """A division-code string compared byte-wise, so that a code prefix is an index range.
+
+    PostgreSQL databases often use a linguistic collation; "C" keeps digit strings in byte order.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Enums are stored by value in a VARCHAR with a CHECK constraint, the same on both databases.
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+        enum.Enum: SAEnum(
+            enum.Enum,
+            native_enum=False,
+            create_constraint=True,
+            length=32,
+            values_callable=lambda cls: [m.value for m in cls],
+        ),
+    }
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL mode and foreign keys on every connection."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The process-wide engine for the configured database."""
+    from fangkong.config import get_settings
+
+    return make_engine(get_settings().database_url)
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    """A session maker bound to ``engine`` (the configured one by default)."""
+    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def system_session(engine: Engine | None = None) -> Iterator[Session]:
+    """A session with unrestricted scope for the CLI, jobs and start-up; commits on success."""
+    from fangkong.core.scope import Principal
+
+    with session_factory(engine)() as session:
+        Principal.system().bind(session)
+        try:
+            yield session
+        except BaseException:
+            finish(session, failed=True)
+            raise
+        finish(session, failed=False)
+
+
+def describe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+KEPT_KEY = "kept_after_rollback"
+
+
+def keep_after_rollback(session: Session, table: Any, values: dict[str, Any]) -> None:
+    """Insert a row now, and again after a rollback of this transaction.
+
+    For records that must outlive the request that made them even when it fails: a refused
+    access, a failed login. Whoever owns the transaction calls ``replay_kept`` after rolling back.
+    """
+    from sqlalchemy import insert
+
+    session.execute(insert(table).values(**values))
+    session.info.setdefault(KEPT_KEY, []).append((table, values))
+
+
+def replay_kept(session: Session) -> None:
+    """After a rollback: write the rows that must survive it, and commit them."""
+    from sqlalchemy import insert
+
+    kept = session.info.pop(KEPT_KEY, [])
+    for table, values in kept:
+        session.execute(insert(table).values(**values))
+    if kept:
+        session.commit()
+
+
+def finish(session: Session, *, failed: bool) -> None:
+    """Commit, or roll back and keep what must survive: the end of every unit of work."""
+    if failed:
+        session.rollback()
+        replay_kept(session)
+    else:
+        session.info.pop(KEPT_KEY, None)
+        session.commit()

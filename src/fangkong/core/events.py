@@ -1,0 +1,92 @@
+"""Domain events: how one module's change of state reaches the modules that react to it.
+
+A module defines an event as a frozen dataclass subclassing ``DomainEvent`` and calls ``emit`` inside
+the writing transaction. The event is journalled in ``domain_events`` and handed at once to every
+subscriber, in the same session, so the reaction (a control order, a task, a problem) commits or
+rolls back with the change that caused it. Modules subscribe with ``@subscribe(EventType)`` and never
+import each other's services for this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from fangkong.core.db import Base, code_column_type, utcnow
+
+E = TypeVar("E", bound="DomainEvent")
+Handler = Callable[[Session, Any], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainEvent:
+    """Base of every domain event; subclasses are frozen dataclasses of plain values."""
+
+    name: ClassVar[str] = "event"
+    # The jurisdiction the event concerns, so the journal can be scoped like everything else.
+    jurisdiction_code: str = ""
+
+
+class EventRecord(Base):
+    """The journal of emitted events, for the record and for replay in tests and tools."""
+
+    __tablename__ = "domain_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(code_column_type(), index=True, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+_subscribers: dict[type[DomainEvent], list[Handler]] = defaultdict(list)
+
+
+def subscribe(event_type: type[E]) -> Callable[[Callable[[Session, E], None]], Callable[[Session, E], None]]:
+    """Register a handler called with ``(session, event)`` whenever ``event_type`` is emitted."""
+
+    def register(handler: Callable[[Session, E], None]) -> Callable[[Session, E], None]:
+        if handler not in _subscribers[event_type]:
+            _subscribers[event_type].append(handler)
+        return handler
+
+    return register
+
+
+def unsubscribe(event_type: type[DomainEvent], handler: Handler) -> None:
+    """Remove a handler (tests use this to clean up)."""
+    if handler in _subscribers[event_type]:
+        _subscribers[event_type].remove(handler)
+
+
+def emit(session: Session, event: DomainEvent) -> EventRecord:
+    """Journal ``event`` and deliver it to its subscribers, inside the caller's transaction."""
+    record = EventRecord(
+        name=event.name,
+        jurisdiction_code=event.jurisdiction_code,
+        payload=_plain(dataclasses.asdict(event)),
+    )
+    session.add(record)
+    session.flush()
+    for event_type, handlers in list(_subscribers.items()):
+        if isinstance(event, event_type):
+            for handler in list(handlers):
+                handler(session, event)
+    return record
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy of an event payload (datetimes as ISO text)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -1,0 +1,115 @@
+"""Languages: zh-CN (the default) and English, through Babel catalogs.
+
+Source strings are English msgids; ``zh_CN/LC_MESSAGES/messages.po`` translates every one of them
+(a test checks that none is missing). Catalogs are compiled in memory at first use, so no ``.mo``
+file needs to be built or committed. The locale of the current request lives in a context variable.
+"""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime as babel_format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+CATALOG_DIR = Path(__file__).resolve().parent
+DOMAIN = "messages"
+LOCALES: dict[str, str] = {"zh_CN": "中文", "en": "English"}
+DEFAULT_LOCALE = "zh_CN"
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+_locale: ContextVar[str] = ContextVar("fangkong_locale", default=DEFAULT_LOCALE)
+
+
+def po_path(locale: str) -> Path:
+    """Where the catalog of ``locale`` lives."""
+    return CATALOG_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalog of ``locale`` (English needs none: msgids are English)."""
+    path = po_path(locale)
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf, domain=DOMAIN)
+
+
+def negotiate(*candidates: str | None) -> str:
+    """The first supported locale among ``candidates`` (cookie, header …), else the default."""
+    for raw in candidates:
+        if not raw:
+            continue
+        for part in raw.split(","):
+            tag = part.split(";")[0].strip().replace("-", "_")
+            if tag in LOCALES:
+                return tag
+            lang = tag.split("_")[0].lower()
+            if lang == "zh":
+                return "zh_CN"
+            if lang == "en":
+                return "en"
+    return DEFAULT_LOCALE
+
+
+def set_locale(locale: str) -> None:
+    """Use ``locale`` for the rest of this request (or task)."""
+    _locale.set(locale if locale in LOCALES else DEFAULT_LOCALE)
+
+
+def get_locale() -> str:
+    """The locale of the current request."""
+    return _locale.get()
+
+
+def gettext(message: str) -> str:
+    """``message`` in the current language."""
+    return translations(get_locale()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n``, in the current language."""
+    return translations(get_locale()).ngettext(singular, plural, n)
+
+
+_ = gettext
+
+
+def translate(message: str, params: dict[str, Any] | None = None) -> str:
+    """``message`` translated, then its ``{name}`` placeholders filled."""
+    text = gettext(message)
+    if params:
+        try:
+            return text.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return text
+    return text
+
+
+def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """A UTC time shown in Asia/Shanghai."""
+    if value is None:
+        return ""
+    return babel_format_datetime(value, fmt, tzinfo=TIMEZONE, locale=Locale.parse(get_locale()))
+
+
+def number(value: int | float | None) -> str:
+    """A number with the locale's grouping."""
+    if value is None:
+        return "—"
+    return format_decimal(value, locale=Locale.parse(get_locale()))

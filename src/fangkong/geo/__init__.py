@@ -1,0 +1,1 @@
+"""geo: the jurisdiction tree, residential compounds, places and facilities."""

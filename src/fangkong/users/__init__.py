@@ -1,0 +1,1 @@
+"""users: accounts, their role grants, login sessions and API tokens."""

@@ -1,0 +1,1 @@
+"""web: the page shell (layout, navigation, templates), login, language, overview, audit log."""
