@@ -60,6 +60,17 @@ def fresh_database_url(name: str, tmp: Path) -> str:
     return f"{PG_SERVER}/{name}"
 
 
+def drop_database(name: str) -> None:
+    """Remove a PostgreSQL test database (SQLite files go with the temporary directory)."""
+    if DB != "postgresql":
+        return
+    admin = create_engine(f"postgresql+psycopg://{PG_SERVER.split('://', 1)[1]}/postgres",
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def build_database(name: str, tmp: Path) -> tuple[str, Engine]:
     """Migrate an empty database to head and load the demo city into it."""
     url = fresh_database_url(name, tmp)
@@ -73,10 +84,12 @@ def build_database(name: str, tmp: Path) -> tuple[str, Engine]:
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     """The migrated demo database of this run."""
-    worker = re.sub(r"\W", "", os.environ.get("PYTEST_XDIST_WORKER", "main"))
-    url, engine = build_database(f"fangkong_test_{worker}", tmp_path_factory.mktemp("db"))
+    # One database per test process, so parallel runs on one server do not collide.
+    name = f"fangkong_test_{os.getpid()}"
+    url, engine = build_database(name, tmp_path_factory.mktemp("db"))
     yield url, engine
     engine.dispose()
+    drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -180,3 +193,15 @@ def client_factory(settings: Settings, engine: Engine, connection):  # type: ign
 def client(client_factory) -> Client:  # type: ignore[no-untyped-def]
     """One browser-like client of the application."""
     return client_factory()
+
+
+@pytest.fixture(scope="module")
+def empty_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    """A migrated database with no data, for code that opens and commits its own sessions (jobs)."""
+    name = f"fangkong_empty_{os.getpid()}"
+    url = fresh_database_url(name, tmp_path_factory.mktemp("empty"))
+    upgrade(url)
+    engine = make_engine(url)
+    yield url, engine
+    engine.dispose()
+    drop_database(name)

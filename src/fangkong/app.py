@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fangkong import __version__
 from fangkong.config import Settings, get_settings
 from fangkong.core import i18n, jobs
-from fangkong.core.db import make_engine, session_factory
+from fangkong.core.db import make_engine, session_factory, writing
 from fangkong.core.deps import CSRF_COOKIE, LANG_COOKIE, verify_csrf
 from fangkong.core.errors import N_, AppError, FieldError, Invalid, NotFound, Unauthorized
 
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.write_sessions = session_factory(writing(engine))
     app.state.secret_key = settings.resolved_secret_key()
     i18n.DEFAULT_LOCALE = settings.default_locale if settings.default_locale in i18n.LOCALES else "zh_CN"
 

@@ -91,6 +91,21 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE_OPTION = "fangkong_write"
+
+
+def _begin_sqlite(conn: Any) -> None:
+    # A unit of work that will write takes SQLite's write lock at BEGIN (waiting for it up to the
+    # busy timeout). A deferred transaction that reads and then writes fails at once, without
+    # waiting, if another writer committed in between.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+
+
+def writing(engine: Engine) -> Engine:
+    """The same engine, for units of work that write (see ``_begin_sqlite``)."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL mode and foreign keys on every connection."""
     if url.startswith("sqlite"):
@@ -101,7 +116,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _set_sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -126,7 +141,7 @@ def system_session(engine: Engine | None = None) -> Iterator[Session]:
     """A session with unrestricted scope for the CLI, jobs and start-up; commits on success."""
     from fangkong.core.scope import Principal
 
-    with session_factory(engine)() as session:
+    with session_factory(writing(engine or get_engine()))() as session:
         Principal.system().bind(session)
         try:
             yield session

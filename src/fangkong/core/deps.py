@@ -25,7 +25,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def get_session(request: Request) -> Iterator[Session]:
     """A database session for this request; the request owns its transaction."""
-    session: Session = request.app.state.sessions()
+    makers = request.app.state
+    session: Session = (makers.sessions if request.method in SAFE_METHODS else makers.write_sessions)()
     try:
         yield session
     except BaseException:

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fangkong.core.auth import Permission
-from fangkong.core.db import Base, session_factory, utcnow
+from fangkong.core.db import Base, session_factory, system_session, utcnow, writing
 from fangkong.core.errors import N_, Conflict, Invalid
 from fangkong.core.scope import Principal, Scoped, principal_of
 
@@ -78,12 +78,34 @@ class Job(Scoped, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a job has come."""
+
+    done: int
+    total: int | None
+    message: str
+
     @property
     def percent(self) -> int | None:
         """Progress as a whole percentage, when the total is known."""
-        if not self.progress_total:
+        if not self.total:
             return None
-        return min(100, round(100 * self.progress_done / self.progress_total))
+        return min(100, round(100 * self.done / self.total))
+
+
+# Progress of the jobs running in this process, by job id (see JobContext.progress).
+_live: dict[int, Progress] = {}
+
+
+def progress_of(job: Job) -> Progress:
+    """The freshest progress of ``job``: live when it runs in this process, else as stored."""
+    live = _live.get(job.id)
+    if live is not None and job.state is JobState.RUNNING:
+        return live
+    return Progress(job.progress_done, job.progress_total, job.message)
 
 
 @dataclass
@@ -96,15 +118,25 @@ class JobContext:
     _engine: Engine
 
     def progress(self, done: int, total: int | None = None, message: str = "") -> None:
-        """Record progress in its own short transaction, visible at once to readers."""
-        with session_factory(self._engine)() as side:
-            values: dict[str, Any] = {"progress_done": done, "heartbeat_at": utcnow()}
-            if total is not None:
-                values["progress_total"] = total
-            if message:
-                values["message"] = message[:200]
+        """Record progress where readers see it at once.
+
+        Always in this process's live table; on PostgreSQL also in the job row, in its own short
+        transaction. SQLite allows one writer at a time and the job's own transaction holds it, so
+        there the row gets its figures when the job ends.
+        """
+        previous = _live.get(self.job_id)
+        if total is None and previous is not None:
+            total = previous.total
+        _live[self.job_id] = Progress(done, total, message[:200])
+        if self._engine.dialect.name == "sqlite":
+            return
+        values: dict[str, Any] = {"progress_done": done, "heartbeat_at": utcnow()}
+        if total is not None:
+            values["progress_total"] = total
+        if message:
+            values["message"] = message[:200]
+        with system_session(self._engine) as side:
             side.execute(update(Job.__table__).where(Job.__table__.c.id == self.job_id).values(**values))
-            side.commit()
 
 
 JobHandler = Callable[[JobContext], dict[str, Any] | None]
@@ -170,67 +202,78 @@ def worker_name() -> str:
 def claim(engine: Engine, worker: str, *, kinds: set[str] | None = None) -> int | None:
     """Claim the oldest queued job for ``worker``; ``None`` when there is none to take."""
     table = Job.__table__
-    with session_factory(engine)() as session:
+    queued = select(table.c.id).where(table.c.state == JobState.QUEUED)
+    if kinds:
+        queued = queued.where(table.c.kind.in_(kinds))
+    with session_factory(writing(engine))() as session:
         Principal.system().bind(session)
-        for _ in range(5):  # another worker may win a row; try the next one
-            query = select(table.c.id).where(table.c.state == JobState.QUEUED).order_by(table.c.id).limit(1)
-            if kinds:
-                query = query.where(table.c.kind.in_(kinds))
-            job_id = session.execute(query).scalar_one_or_none()
-            if job_id is None:
-                return None
+        while True:
             now = utcnow()
             won = session.execute(
                 update(table)
-                .where(table.c.id == job_id, table.c.state == JobState.QUEUED)
+                .where(table.c.id == queued.order_by(table.c.id).limit(1).scalar_subquery(),
+                       table.c.state == JobState.QUEUED)
                 .values(state=JobState.RUNNING, claimed_by=worker, started_at=now, heartbeat_at=now,
                         attempts=table.c.attempts + 1, error=None)
-            ).rowcount
+                .returning(table.c.id)
+            ).scalar_one_or_none()
             session.commit()
-            if won == 1:
-                return job_id
-    return None
+            if won is not None:
+                return int(won)
+            # Another worker took that row between our look and our update; try the next, if any.
+            if session.execute(queued.limit(1)).first() is None:
+                return None
+            session.commit()
 
 
 def execute(engine: Engine, job_id: int) -> JobState:
     """Run a claimed job to its end and record the outcome."""
-    factory = session_factory(engine)
-    with factory() as session:
+    with session_factory(engine)() as session:
         Principal.system().bind(session)
         job = session.get_one(Job, job_id)
-        fn = _handlers.get(job.kind)
-        if job.created_by_id is not None and _principal_loader is not None:
-            principal = _principal_loader(session, job.created_by_id)
+        kind, params, created_by = job.kind, dict(job.params), job.created_by_id
+    fn = _handlers.get(kind)
+    failure: Exception | None = None
+    with session_factory(writing(engine))() as session:
+        if created_by is not None and _principal_loader is not None:
+            principal = _principal_loader(session, created_by)
         else:
-            principal = Principal.system(f"job:{job.kind}")
+            principal = Principal.system(f"job:{kind}")
         principal.bind(session)
-        ctx = JobContext(job_id=job_id, params=dict(job.params), session=session, _engine=engine)
+        ctx = JobContext(job_id=job_id, params=params, session=session, _engine=engine)
         try:
             if fn is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
+                raise LookupError(f"no handler for job kind {kind!r}")
             result = fn(ctx) or {}
             session.flush()
             session.commit()
         except Exception as exc:
+            # Nothing of the failed work is kept; the session ends here so the outcome can be written.
             session.rollback()
-            log.warning("job %s (%s) failed: %s", job_id, job.kind, exc)
-            _finish(engine, job_id, JobState.FAILED, error="".join(traceback.format_exception_only(exc)).strip(),
-                    detail=traceback.format_exc())
-            return JobState.FAILED
-    _finish(engine, job_id, JobState.SUCCEEDED, result=result)
+            failure = exc
+            detail = traceback.format_exc()
+        finally:
+            last = _live.pop(job_id, None)
+    if failure is not None:
+        log.warning("job %s (%s) failed: %s", job_id, kind, failure)
+        _finish(engine, job_id, JobState.FAILED, error="".join(traceback.format_exception_only(failure)).strip(),
+                detail=detail)
+        return JobState.FAILED
+    _finish(engine, job_id, JobState.SUCCEEDED, result=result, last=last)
     return JobState.SUCCEEDED
 
 
 def _finish(engine: Engine, job_id: int, state: JobState, *, result: dict[str, Any] | None = None,
-            error: str | None = None, detail: str | None = None) -> None:
-    with session_factory(engine)() as session:
-        values: dict[str, Any] = {"state": state, "finished_at": utcnow(), "heartbeat_at": utcnow()}
-        if result is not None:
-            values["result"] = result
-        if error is not None:
-            values["error"] = (error + "\n\n" + (detail or ""))[:8000]
+            error: str | None = None, detail: str | None = None, last: Progress | None = None) -> None:
+    values: dict[str, Any] = {"state": state, "finished_at": utcnow(), "heartbeat_at": utcnow()}
+    if last is not None:
+        values.update(progress_done=last.done, progress_total=last.total, message=last.message)
+    if result is not None:
+        values["result"] = result
+    if error is not None:
+        values["error"] = (error + "\n\n" + (detail or ""))[:8000]
+    with system_session(engine) as session:
         session.execute(update(Job.__table__).where(Job.__table__.c.id == job_id).values(**values))
-        session.commit()
 
 
 def run_one(engine: Engine, worker: str | None = None) -> int | None:
@@ -244,13 +287,12 @@ def run_one(engine: Engine, worker: str | None = None) -> int | None:
 def reap_stale(engine: Engine, *, older_than: timedelta = timedelta(minutes=10)) -> int:
     """Mark running jobs whose worker went silent as failed, so they can be seen and re-run."""
     table = Job.__table__
-    with session_factory(engine)() as session:
-        count = session.execute(
+    with system_session(engine) as session:
+        count: int = session.execute(
             update(table)
             .where(table.c.state == JobState.RUNNING, table.c.heartbeat_at < utcnow() - older_than)
             .values(state=JobState.FAILED, finished_at=utcnow(), error="worker stopped without finishing")
         ).rowcount
-        session.commit()
     return count
 
 

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import ColumnElement, and_, event, false, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from fangkong.core.auth import ROLE_PERMISSIONS, Permission, Role
 from fangkong.core.db import code_column_type
@@ -184,9 +185,15 @@ def _scope_statement(state: ORMExecuteState) -> None:
     if state.is_column_load or state.is_relationship_load:
         # Lazy loads carry the criteria of the statement that loaded the parent.
         return
+    through_core = not state.is_orm_statement
+    if through_core and not _touches_scoped_tables(state.statement):
+        return
     principal = principal_of(state.session)
     if principal.is_system:
         return
+    if through_core:
+        # Table-level statements carry no entity to filter; only the system may use them on scoped tables.
+        raise RuntimeError("scoped tables are queried through their ORM classes, where the scope applies")
     aggregate = bool(state.execution_options.get(AGGREGATE_OPTION))
     options = []
     for cls in scoped_classes():
@@ -199,6 +206,11 @@ def _scope_statement(state: ORMExecuteState) -> None:
             options.append(with_loader_criteria(cls, criteria, include_aliases=True))
     if options:
         state.statement = state.statement.options(*options)
+
+
+def _touches_scoped_tables(statement: Any) -> bool:
+    scoped_tables = {cls.__table__ for cls in scoped_classes()}
+    return any(t in scoped_tables for t in find_tables(statement, include_crud=True, include_joins=True))
 
 
 @event.listens_for(Session, "before_flush")

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from fangkong.core import i18n
+from fangkong.core import i18n, jobs
 from fangkong.core.deps import csrf_token
 from fangkong.web import nav
 
@@ -33,6 +33,7 @@ def _environment() -> Environment:
     env.filters["number"] = i18n.number
     env.globals["locales"] = i18n.LOCALES
     env.globals["translate"] = i18n.translate
+    env.globals["progress_of"] = jobs.progress_of
     return env
 
 

@@ -1,0 +1,61 @@
+# fangkong — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export FANGKONG_DATABASE_URL ?= sqlite:///var/fangkong.db
+PG_TEST ?= postgresql://postgres@127.0.0.1:5432
+
+.PHONY: run test test-sqlite test-postgresql lint install install-test browser-deps i18n bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## run: install, migrate, load the demo city if the database is empty, serve on http://127.0.0.1:8000
+run: install
+	@mkdir -p var
+	$(BIN)/fangkong db upgrade
+	$(BIN)/fangkong demo load --if-empty
+	$(BIN)/fangkong serve --no-migrate
+
+# Chromium for the browser tests (Debian's package; Playwright drives it, never downloads one).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -q chromium fonts-wqy-zenhei >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-wqy-zenhei >/dev/null)); \
+	  else echo "error: install Chromium (/usr/bin/chromium) for the browser tests"; exit 1; fi; \
+	fi
+
+## test: the whole suite on SQLite and on PostgreSQL, then ruff and mypy
+test: install-test browser-deps test-sqlite test-postgresql lint
+
+test-sqlite: install-test
+	FANGKONG_TEST_DB=sqlite $(BIN)/pytest
+
+test-postgresql: install-test
+	FANGKONG_TEST_DB=postgresql FANGKONG_TEST_PG=$(PG_TEST) $(BIN)/pytest
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+## i18n: re-extract the strings and merge them into the zh_CN catalog (then translate the new ones)
+i18n: install-test
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-output --no-location -o src/fangkong/core/i18n/messages.pot src/fangkong
+	$(BIN)/pybabel update -i src/fangkong/core/i18n/messages.pot -d src/fangkong/core/i18n -l zh_CN --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
