@@ -54,8 +54,11 @@ lint: install-test
 
 ## i18n: re-extract the strings and merge them into the zh_CN catalog (then translate the new ones)
 i18n: install-test
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-output --no-location -o src/fangkong/core/i18n/messages.pot src/fangkong
-	$(BIN)/pybabel update -i src/fangkong/core/i18n/messages.pot -d src/fangkong/core/i18n -l zh_CN --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-output --no-wrap --add-location=file \
+	    --project=fangkong --copyright-holder="fangkong contributors" \
+	    -o src/fangkong/core/i18n/messages.pot .
+	$(BIN)/pybabel update --no-wrap --ignore-obsolete --previous \
+	    -i src/fangkong/core/i18n/messages.pot -d src/fangkong/core/i18n -l zh_CN
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # The language: an explicit choice (cookie) wins, then the browser's, then the default.
+        # The language: an explicit choice (?lang=, then the cookie) wins. Pages otherwise speak the
+        # deployment's default (zh-CN); API clients may ask for theirs with Accept-Language.
         i18n.set_locale(i18n.negotiate(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
                                        request.headers.get("accept-language") if _is_api(request) else None))
         seed = request.cookies.get(CSRF_COOKIE)
@@ -143,7 +144,8 @@ def error_body(exc: AppError) -> dict[str, Any]:
         "error": exc.code,
         "message": i18n.translate(exc.message, exc.params),
         "errors": [
-            {"field": e.field, "message": i18n.translate(e.message, e.params), **({"row": e.row} if e.row else {})}
+            {"field": e.field, "label": i18n.field_label(e.field), "message": i18n.translate(e.message, e.params),
+             **({"row": e.row} if e.row else {})}
             for e in exc.errors
         ],
     }

@@ -68,6 +68,8 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     principal.bind(session)
     request.state.principal = principal
     request.state.user = user
+    # Pages render after the session closes (error pages after a rollback): keep plain values.
+    request.state.display_name = user.display_name
     return principal
 
 

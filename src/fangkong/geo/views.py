@@ -18,7 +18,7 @@ from fangkong.web.templating import render
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["jurisdictions"])
 
-nav.register(nav.NavItem("general", N_("Jurisdictions"), "/geo", Permission.GEO_READ))
+nav.register(nav.NavItem("general", N_("Jurisdictions"), "/geo", Permission.GEO_READ, order=10))
 
 
 def _with_population(session: SessionDep, nodes: list[Jurisdiction]) -> list[tuple[Jurisdiction, int, int]]:

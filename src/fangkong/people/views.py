@@ -20,7 +20,7 @@ from fangkong.web.templating import render
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["persons"])
 
-nav.register(nav.NavItem("general", N_("People"), "/people", Permission.PEOPLE_READ))
+nav.register(nav.NavItem("general", N_("People"), "/people", Permission.PEOPLE_READ, order=20))
 
 Reader = Annotated[Principal, Depends(requires(Permission.PEOPLE_READ))]
 Writer = Annotated[Principal, Depends(requires(Permission.PEOPLE_WRITE))]

@@ -32,6 +32,7 @@ class NavItem:
     label: str
     href: str
     permission: Permission | None = None
+    order: int = 100  # position within the group
 
 
 _items: list[NavItem] = []
@@ -49,7 +50,8 @@ def menu(principal: Principal | None) -> list[tuple[str, list[NavItem]]]:
         return []
     groups = []
     for key, label in GROUPS:
-        links = [i for i in _items if i.group == key and (i.permission is None or principal.can(i.permission))]
+        links = sorted((i for i in _items if i.group == key and (i.permission is None or principal.can(i.permission))),
+                       key=lambda i: i.order)
         if links:
             groups.append((label, links))
     return groups

@@ -47,7 +47,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
     ctx = {
         "request": request,
         "principal": principal,
-        "user": getattr(request.state, "user", None),
+        "display_name": getattr(request.state, "display_name", None),
         "menu": nav.menu(principal),
         "locale": i18n.get_locale(),
         "csrf_token": csrf_token(request),

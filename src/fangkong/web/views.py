@@ -18,7 +18,7 @@ from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
 
-nav.register(nav.NavItem("general", N_("Overview"), "/"))
+nav.register(nav.NavItem("general", N_("Overview"), "/", order=0))
 
 
 def _safe_next(target: str | None) -> str:

@@ -22,6 +22,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from fangkong.core.errors import N_
+
 CATALOG_DIR = Path(__file__).resolve().parent
 DOMAIN = "messages"
 LOCALES: dict[str, str] = {"zh_CN": "中文", "en": "English"}
@@ -113,3 +115,36 @@ def number(value: int | float | None) -> str:
     if value is None:
         return "—"
     return format_decimal(value, locale=Locale.parse(get_locale()))
+
+# How fields are named to the user in error messages; nested paths use their last name.
+FIELD_LABELS: dict[str, str] = {
+    "id_number": N_("ID number"),
+    "phone": N_("Mobile number"),
+    "name": N_("Name"),
+    "display_name": N_("Name"),
+    "jurisdiction_code": N_("Jurisdiction code"),
+    "code": N_("Jurisdiction code"),
+    "parent": N_("Parent jurisdiction"),
+    "jurisdiction": N_("Jurisdiction"),
+    "level": N_("Level"),
+    "address": N_("Address"),
+    "household_id": N_("Household"),
+    "username": N_("User name"),
+    "password": N_("Password"),
+    "role": N_("Role"),
+    "grants": N_("Roles"),
+    "q": N_("Search"),
+    "since": N_("From"),
+    "until": N_("To"),
+    "action": N_("Action"),
+    "kind": N_("Kind"),
+}
+
+
+def field_label(field: str) -> str:
+    """The user's name for a field such as ``id_number`` or ``grants.0.jurisdiction_code``."""
+    parts = [p for p in field.split(".") if not p.isdigit()]
+    for part in reversed(parts):
+        if part in FIELD_LABELS:
+            return gettext(FIELD_LABELS[part])
+    return field
