@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from fangkong.config import Settings, get_settings
 from fangkong.core import i18n, jobs
 from fangkong.core.db import make_engine, session_factory, writing
 from fangkong.core.deps import CSRF_COOKIE, LANG_COOKIE, verify_csrf
-from fangkong.core.errors import N_, AppError, FieldError, Invalid, NotFound, Unauthorized
+from fangkong.core.errors import N_, AppError, Invalid, NotFound, Unauthorized, field_errors
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     engine = engine or make_engine(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_jobs_in_process:
             worker = jobs.Worker(engine)
@@ -117,27 +117,6 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-# Messages for the validation errors FastAPI raises before a route runs.
-_PYDANTIC_MESSAGES = {
-    "missing": N_("This field is required."),
-    "string_too_short": N_("This field is too short."),
-    "string_too_long": N_("This field is too long."),
-    "string_pattern_mismatch": N_("This field has characters that are not allowed."),
-    "int_parsing": N_("This field must be a whole number."),
-    "enum": N_("This value is not one of the allowed choices."),
-    "too_short": N_("This list needs at least one entry."),
-}
-
-
-def _field_errors(exc: RequestValidationError) -> list[FieldError]:
-    errors = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        message = _PYDANTIC_MESSAGES.get(err.get("type", ""), N_("This value is not valid."))
-        errors.append(FieldError(".".join(loc) or "-", message))
-    return errors
-
-
 def error_body(exc: AppError) -> dict[str, Any]:
     """The JSON body of an error, in the request's language."""
     body: dict[str, Any] = {
@@ -174,7 +153,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return respond(request, Invalid(N_("Please correct the marked fields."), errors=_field_errors(exc)))
+        return respond(request, Invalid(N_("Please correct the marked fields."), errors=field_errors(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

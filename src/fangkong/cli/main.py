@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -76,8 +75,10 @@ def db_upgrade() -> None:
 
 
 @demo_app.command("load")
-def demo_load(seed: Annotated[int, typer.Option(help="Random seed of the population.")] = 2021,
-              if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when data exist.")] = False) -> None:
+def demo_load(
+    seed: Annotated[int, typer.Option(help="Random seed of the population.")] = 2021,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when data exist.")] = False,
+) -> None:
     """Load the demo city (通化市) and the demo users into an empty database."""
     from rich.progress import Progress
 
@@ -175,4 +176,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import String, event, inspect, insert
+from sqlalchemy import String, event, insert, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fangkong.core.auth import Permission

@@ -7,7 +7,9 @@ user's language. The message is an English msgid (marked with ``N_`` for extract
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, ClassVar
 
 
@@ -22,8 +24,31 @@ class FieldError:
 
     field: str
     message: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclass_field(default_factory=dict)
     row: int | None = None
+
+
+# Messages for the validation errors pydantic reports, by error type.
+_VALIDATION_MESSAGES = {
+    "missing": N_("This field is required."),
+    "string_too_short": N_("This field is too short."),
+    "string_too_long": N_("This field is too long."),
+    "string_pattern_mismatch": N_("This field has characters that are not allowed."),
+    "int_parsing": N_("This field must be a whole number."),
+    "enum": N_("This value is not one of the allowed choices."),
+    "too_short": N_("This list needs at least one entry."),
+}
+_LOCATION_KINDS = {"body", "query", "path", "header", "cookie"}
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
+    """Our field errors for pydantic's (from a request body or a form model)."""
+    found = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in _LOCATION_KINDS]
+        message = _VALIDATION_MESSAGES.get(err.get("type", ""), N_("This value is not valid."))
+        found.append(FieldError(".".join(loc) or "-", message))
+    return found
 
 
 class AppError(Exception):

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, String, Text, select, update
+from sqlalchemy import CursorResult, Engine, String, Table, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fangkong.core.auth import Permission
@@ -136,8 +136,11 @@ class JobContext:
         if message:
             values["message"] = message[:200]
         with system_session(self._engine) as side:
-            side.execute(update(Job.__table__).where(Job.__table__.c.id == self.job_id).values(**values))
+            side.execute(update(JOBS).where(JOBS.c.id == self.job_id).values(**values))
 
+
+# The table itself, for the runner's conditional updates (typed as a Table for the checker).
+JOBS = cast(Table, Job.__table__)
 
 JobHandler = Callable[[JobContext], dict[str, Any] | None]
 _handlers: dict[str, JobHandler] = {}
@@ -201,7 +204,7 @@ def worker_name() -> str:
 
 def claim(engine: Engine, worker: str, *, kinds: set[str] | None = None) -> int | None:
     """Claim the oldest queued job for ``worker``; ``None`` when there is none to take."""
-    table = Job.__table__
+    table = JOBS
     queued = select(table.c.id).where(table.c.state == JobState.QUEUED)
     if kinds:
         queued = queued.where(table.c.kind.in_(kinds))
@@ -273,7 +276,7 @@ def _finish(engine: Engine, job_id: int, state: JobState, *, result: dict[str, A
     if error is not None:
         values["error"] = (error + "\n\n" + (detail or ""))[:8000]
     with system_session(engine) as session:
-        session.execute(update(Job.__table__).where(Job.__table__.c.id == job_id).values(**values))
+        session.execute(update(JOBS).where(JOBS.c.id == job_id).values(**values))
 
 
 def run_one(engine: Engine, worker: str | None = None) -> int | None:
@@ -286,14 +289,14 @@ def run_one(engine: Engine, worker: str | None = None) -> int | None:
 
 def reap_stale(engine: Engine, *, older_than: timedelta = timedelta(minutes=10)) -> int:
     """Mark running jobs whose worker went silent as failed, so they can be seen and re-run."""
-    table = Job.__table__
+    table = JOBS
     with system_session(engine) as session:
-        count: int = session.execute(
+        result = session.execute(
             update(table)
             .where(table.c.state == JobState.RUNNING, table.c.heartbeat_at < utcnow() - older_than)
             .values(state=JobState.FAILED, finished_at=utcnow(), error="worker stopped without finishing")
-        ).rowcount
-    return count
+        )
+        return cast(CursorResult[Any], result).rowcount
 
 
 class Worker(threading.Thread):

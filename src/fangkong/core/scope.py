@@ -125,7 +125,7 @@ def principal_of(session: Session) -> Principal:
     principal = session.info.get(PRINCIPAL_KEY)
     if principal is None:
         raise RuntimeError("session has no principal bound; use Principal.bind or system_session")
-    return principal  # type: ignore[no-any-return]
+    return principal
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -126,7 +127,7 @@ def reveal(session: Session, person: Person, *, reason: str = "") -> Person:
     return person
 
 
-def search_stmt(q: str | None = None, *, within: str | None = None) -> Select[tuple[Person]]:
+def search_stmt(q: str | None = None, *, within: str | None = None) -> Select[Any]:
     """The query behind person search.
 
     ``q`` may be a name (张三 or part of one), pinyin initials or full pinyin (zs, zhangsan),

@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from fangkong.core.auth import Permission
-from fangkong.core.deps import PrincipalDep, SessionDep, requires
-from fangkong.core.errors import N_, Conflict, FieldError, Invalid
+from fangkong.core.deps import SessionDep, requires
+from fangkong.core.errors import N_, Conflict, Invalid, field_errors
 from fangkong.core.scope import Principal
 from fangkong.people import service
 from fangkong.people.schemas import PersonIn, PersonOut, PersonPatch, PersonUnmasked
@@ -64,9 +64,7 @@ def register_person(request: Request, session: SessionDep, principal: Writer,
         try:
             person_in = PersonIn.model_validate(data)
         except ValidationError as exc:
-            raise Invalid(N_("Please correct the marked fields."), errors=[
-                FieldError(str(e["loc"][0]), N_("This field is required.") if e["type"] in ("missing", "string_too_short")
-                           else N_("This value is not valid.")) for e in exc.errors()]) from None
+            raise Invalid(N_("Please correct the marked fields."), errors=field_errors(exc.errors())) from None
         person = service.create_person(session, person_in, key=form_key or None)
     except (Invalid, Conflict) as exc:
         errors = {e.field: e for e in exc.errors}

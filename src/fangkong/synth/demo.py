@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session
 
 from fangkong.core import audit
 from fangkong.core.auth import Role, hash_password
-from fangkong.geo.models import Building, Compound, Facility, FacilityKind, Jurisdiction, Place, PlaceCategory, Unit
+from fangkong.geo.models import (
+    Building,
+    Compound,
+    Facility,
+    FacilityKind,
+    Jurisdiction,
+    Place,
+    PlaceCategory,
+    Unit,
+)
 from fangkong.people import identity
 from fangkong.people.models import Household, Person, Sex
 from fangkong.users.models import RoleGrant, User
@@ -59,8 +68,14 @@ DISTRICTS: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
     ]),
 ]
 
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英玉兰萍毅浩宇轩然欣怡子涵梓晨佳琪建国建华淑珍凤兰桂芝秀云玉珍"
+SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏"
+    "卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
+)
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
+    "玉兰萍毅浩宇轩然欣怡子涵梓晨佳琪建国建华淑珍凤兰桂芝秀云玉珍"
+)
 COMPOUND_WORDS = ["花园", "家园", "小区", "新村", "佳苑", "名邸"]
 
 

@@ -17,9 +17,9 @@ from fangkong.core.auth import (
     new_secret,
     verify_password,
 )
+from fangkong.core.db import keep_after_rollback, utcnow
 from fangkong.core.errors import N_, Conflict, FieldError, Invalid, TooManyRequests, Unauthorized
 from fangkong.core.paging import Page, paginate
-from fangkong.core.db import keep_after_rollback, utcnow
 from fangkong.core.scope import Principal, principal_of, system_access
 from fangkong.geo import service as geo
 from fangkong.users.models import ApiToken, LoginFailure, RoleGrant, User, UserSession

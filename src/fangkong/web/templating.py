@@ -15,9 +15,10 @@ from fangkong.core.deps import csrf_token
 from fangkong.web import nav
 
 PACKAGE = Path(__file__).resolve().parent.parent
-TEMPLATE_DIRS = [PACKAGE / "web" / "templates"] + sorted(
-    p / "templates" for p in PACKAGE.iterdir() if (p / "templates").is_dir() and p.name != "web"
-)
+TEMPLATE_DIRS = [
+    PACKAGE / "web" / "templates",
+    *sorted(p / "templates" for p in PACKAGE.iterdir() if (p / "templates").is_dir() and p.name != "web"),
+]
 
 
 def _environment() -> Environment:
