@@ -37,7 +37,10 @@ def get_session(request: Request) -> Iterator[Session]:
     session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function" scope: commit before the response is sent. With FastAPI's default ("request") the commit
+# ran after the response, so a browser following the login redirect could arrive before its session
+# row was committed and be sent back to the login page, and a failed commit followed a sent success.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def client_address(request: Request) -> str | None:
