@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -143,7 +144,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             if request.headers.get("hx-request") == "true":
                 return Response(status_code=204, headers={"HX-Redirect": "/login"})
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={target}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         return render(request, "error.html", {"error": exc, "body": error_body(exc)}, status=exc.status,
                       headers=exc.headers)
 

@@ -8,6 +8,7 @@ server are refused and recorded, so a page that needs the internet fails its tes
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -30,7 +31,7 @@ from fangkong.people.identity import pinyin_keys
 from fangkong.people.models import Person
 from fangkong.synth import demo
 from fangkong.users.models import LoginFailure, User, UserSession
-from tests.conftest import CITY_COMMANDER, VIEWER, WORKER_DC, build_database
+from tests.conftest import CITY_COMMANDER, VIEWER, WORKER_DC, build_database, drop_database
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +67,8 @@ class KnownPerson:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The application on its own committed demo database, served by uvicorn on 127.0.0.1."""
-    url, engine = build_database("fangkong_web_browser", tmp_path_factory.mktemp("browser"))
+    name = f"fangkong_web_{os.getpid()}"
+    url, engine = build_database(name, tmp_path_factory.mktemp("browser"))
     app = create_app(Settings(database_url=url, secret_key="browser-test-secret", run_jobs_in_process=False),
                      engine=engine)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -86,6 +88,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     thread.join(timeout=10)
     sock.close()
     engine.dispose()
+    drop_database(name)
 
 
 @pytest.fixture(scope="module")

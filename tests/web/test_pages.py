@@ -20,9 +20,11 @@ def form_fields(html: str) -> dict[str, str]:
 
 
 def test_anonymous_pages_redirect_to_login(client) -> None:  # type: ignore[no-untyped-def]
-    response = client.get("/people?q=zs", follow_redirects=False)
+    response = client.get("/people?q=zs&page=2", follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/login?next=/people?q=zs"
+    assert response.headers["location"] == "/login?next=/people%3Fq%3Dzs%26page%3D2"
+    form = client.get(response.headers["location"]).text
+    assert 'name="next" value="/people?q=zs&amp;page=2"' in form
 
 
 def test_login_sets_a_protected_session_cookie(client) -> None:  # type: ignore[no-untyped-def]
