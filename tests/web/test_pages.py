@@ -104,3 +104,14 @@ def test_the_layout_has_the_viewport_and_vendored_assets_only(client) -> None:  
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert all(not s.startswith(("http://", "https://", "//")) for s in sources)
     assert client.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
+
+
+def test_the_tree_page_shows_each_child_with_its_population(client, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client.login(CITY_COMMANDER)
+    html = client.get("/geo/220502").text
+    for code in ("220502001", "220502002", "220502003"):
+        expected = session.execute(select(func.count()).select_from(Person)
+                                   .where(Person.jurisdiction_code.startswith(code))).scalar_one()
+        row = re.search(rf'<tr data-code="{code}">(.*?)</tr>', html, re.S)
+        assert row is not None, code
+        assert re.findall(r'<td class="num">([\d,]+)</td>', row.group(1))[0].replace(",", "") == str(expected)

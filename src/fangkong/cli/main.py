@@ -87,14 +87,14 @@ def demo_load(
     engine = connected_engine()
     with unit_of_work(engine) as session:
         if demo.is_loaded(session):
-            if if_empty:
-                out.print("demo city already loaded")
-                return
-            raise fail("the database already holds a jurisdiction tree; load the demo into an empty one")
-        with Progress(console=out, transient=True) as progress:
-            progress.add_task("loading the demo city", total=None)
-            counts = demo.load(session, seed=seed)
-    out.print("loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+            if not if_empty:
+                raise fail("the database already holds a jurisdiction tree; load the demo into an empty one")
+            out.print("demo city already loaded")
+        else:
+            with Progress(console=out, transient=True) as progress:
+                progress.add_task("loading the demo city", total=None)
+                counts = demo.load(session, seed=seed)
+            out.print("loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     out.print(f"demo logins (password {demo.DEMO_PASSWORD}): " + ", ".join(u.username for u in demo.DEMO_USERS))
 
 

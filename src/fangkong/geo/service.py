@@ -97,10 +97,11 @@ def count_by_child(session: Session, model: type, parent: Jurisdiction) -> dict[
         return {}
     code = model.jurisdiction_code  # type: ignore[attr-defined]
     lo, hi = prefix_range(parent.code)
+    child_code = func.substr(code, 1, child.value).label("child_code")
     stmt = (
-        select(func.substr(code, 1, child.value), func.count())
+        select(child_code, func.count())
         .where(code >= lo, code < hi)
-        .group_by(func.substr(code, 1, child.value))
+        .group_by(child_code)
         .execution_options(**{AGGREGATE_OPTION: True})
     )
     return {k: n for k, n in session.execute(stmt).all()}

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from fangkong.core import audit, idempotency
 from fangkong.core.auth import Permission
@@ -177,11 +177,3 @@ def household_members(session: Session, household: Household) -> list[Person]:
     stmt = select(Person).where(Person.household_id == household.id).order_by(Person.birth_date)
     return list(session.execute(stmt).scalars())
 
-
-def load_person_page(session: Session, person_id: int) -> Person:
-    """A person with their household and its unit loaded, for the person page."""
-    person = get_person(session, person_id)
-    if person.household_id is not None:
-        session.execute(select(Household).where(Household.id == person.household_id)
-                        .options(selectinload(Household.unit))).all()
-    return person

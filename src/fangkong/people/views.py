@@ -76,7 +76,7 @@ def register_person(request: Request, session: SessionDep, principal: Writer,
 @pages.get("/people/{person_id}")
 def person_page(request: Request, session: SessionDep, principal: Reader, person_id: int) -> Response:
     """A person, masked, with their household."""
-    person = service.load_person_page(session, person_id)
+    person = service.get_person(session, person_id)
     members = service.household_members(session, person.household) if person.household else []
     return render(request, "people/detail.html", {"person": person, "members": members,
                                                   "can_reveal": principal.can(Permission.PEOPLE_REVEAL,
