@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.app import create_app
 from fangkong.config import Settings
-from fangkong.core.db import finish, make_engine, system_session
+from fangkong.core.db import make_engine, system_session, unit_of_work
 from fangkong.core.deps import get_session
 from fangkong.core.migrate import upgrade
 from fangkong.core.scope import Principal
@@ -166,15 +166,7 @@ def client_factory(settings: Settings, engine: Engine, connection):  # type: ign
     app = create_app(settings, engine=engine)
 
     def session_in_test() -> Iterator[Session]:
-        s = _session_on(connection)
-        try:
-            yield s
-        except BaseException:
-            finish(s, failed=True)
-            s.close()
-            raise
-        finish(s, failed=False)
-        s.close()
+        yield from unit_of_work(_session_on(connection))
 
     app.dependency_overrides[get_session] = session_in_test
 

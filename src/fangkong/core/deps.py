@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from fangkong.core.auth import Permission, same, sign
-from fangkong.core.db import finish
+from fangkong.core.db import unit_of_work
 from fangkong.core.errors import N_, Forbidden, Unauthorized
 from fangkong.core.scope import Principal
 
@@ -26,15 +26,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 def get_session(request: Request) -> Iterator[Session]:
     """A database session for this request; the request owns its transaction."""
     makers = request.app.state
-    session: Session = (makers.sessions if request.method in SAFE_METHODS else makers.write_sessions)()
-    try:
-        yield session
-    except BaseException:
-        finish(session, failed=True)
-        session.close()
-        raise
-    finish(session, failed=False)
-    session.close()
+    yield from unit_of_work((makers.sessions if request.method in SAFE_METHODS else makers.write_sessions)())
 
 
 # "function" scope: commit before the response is sent. With FastAPI's default ("request") the commit

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,15 @@ class Page(Generic[T]):
     def has_next(self) -> bool:
         """Whether a later page exists."""
         return self.page < self.pages
+
+
+class PageOut(BaseModel, Generic[T]):
+    """A page of API results."""
+
+    items: list[T]
+    total: int
+    page: int
+    size: int
 
 
 def paginate(session: Session, stmt: Select[Any], *, page: int = 1, size: int = 50) -> Page[Any]:

@@ -50,13 +50,18 @@ LEVEL_LABELS = {
 }
 
 
-class Jurisdiction(Scoped, Base):
-    """One node of the tree; its code is a prefix of every code below it."""
+class GeoScoped(Scoped):
+    """Reference data of the tree: read by every role in its jurisdiction, written by administrators."""
 
-    __tablename__ = "jurisdictions"
     read_permission = Permission.GEO_READ
     write_permission = Permission.GEO_WRITE
     aggregate_permission = Permission.GEO_READ
+
+
+class Jurisdiction(GeoScoped, Base):
+    """One node of the tree; its code is a prefix of every code below it."""
+
+    __tablename__ = "jurisdictions"
 
     code: Mapped[str] = mapped_column(code_column_type(), primary_key=True)
     name: Mapped[str] = mapped_column(String(60))
@@ -74,13 +79,10 @@ class Jurisdiction(Scoped, Base):
         return Level.of(self.code)
 
 
-class Compound(Scoped, Base):
+class Compound(GeoScoped, Base):
     """A residential compound (小区) in a community."""
 
     __tablename__ = "compounds"
-    read_permission = Permission.GEO_READ
-    write_permission = Permission.GEO_WRITE
-    aggregate_permission = Permission.GEO_READ
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
@@ -90,13 +92,10 @@ class Compound(Scoped, Base):
     buildings: Mapped[list[Building]] = relationship(back_populates="compound", order_by="Building.id")
 
 
-class Building(Scoped, Base):
+class Building(GeoScoped, Base):
     """A building (楼栋) of a compound."""
 
     __tablename__ = "buildings"
-    read_permission = Permission.GEO_READ
-    write_permission = Permission.GEO_WRITE
-    aggregate_permission = Permission.GEO_READ
 
     id: Mapped[int] = mapped_column(primary_key=True)
     compound_id: Mapped[int] = mapped_column(ForeignKey("compounds.id"), index=True)
@@ -105,13 +104,10 @@ class Building(Scoped, Base):
     units: Mapped[list[Unit]] = relationship(back_populates="building", order_by="Unit.id")
 
 
-class Unit(Scoped, Base):
+class Unit(GeoScoped, Base):
     """A unit (单元) of a building: one stairwell, the unit of door-to-door work."""
 
     __tablename__ = "units"
-    read_permission = Permission.GEO_READ
-    write_permission = Permission.GEO_WRITE
-    aggregate_permission = Permission.GEO_READ
 
     id: Mapped[int] = mapped_column(primary_key=True)
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
@@ -139,13 +135,10 @@ class PlaceCategory(StrEnum):
     GATHERING_VENUE = "gathering_venue"
 
 
-class Place(Scoped, Base):
+class Place(GeoScoped, Base):
     """A venue where presence is recorded."""
 
     __tablename__ = "places"
-    read_permission = Permission.GEO_READ
-    write_permission = Permission.GEO_WRITE
-    aggregate_permission = Permission.GEO_READ
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -180,13 +173,10 @@ FACILITY_LABELS = {
 }
 
 
-class Facility(Scoped, Base):
+class Facility(GeoScoped, Base):
     """A lab, sampling site, isolation site, hospital or warehouse."""
 
     __tablename__ = "facilities"
-    read_permission = Permission.GEO_READ
-    write_permission = Permission.GEO_WRITE
-    aggregate_permission = Permission.GEO_READ
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from fangkong.core.paging import PageOut
+
 
 class JurisdictionOut(BaseModel):
     """A node of the tree with its population (persons on file under it)."""
@@ -15,10 +17,4 @@ class JurisdictionOut(BaseModel):
     population: int
 
 
-class JurisdictionPage(BaseModel):
-    """A page of jurisdictions."""
-
-    items: list[JurisdictionOut]
-    total: int
-    page: int
-    size: int
+JurisdictionPage = PageOut[JurisdictionOut]

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from fangkong.core.auth import Permission
 from fangkong.core.deps import SessionDep, requires
 from fangkong.core.errors import N_, Conflict, Invalid, field_errors
+from fangkong.core.paging import PageOut
 from fangkong.core.scope import Principal
 from fangkong.people import service
 from fangkong.people.schemas import PersonIn, PersonOut, PersonPatch, PersonUnmasked
@@ -26,13 +27,7 @@ Reader = Annotated[Principal, Depends(requires(Permission.PEOPLE_READ))]
 Writer = Annotated[Principal, Depends(requires(Permission.PEOPLE_WRITE))]
 
 
-class PersonPage(BaseModel):
-    """A page of persons, masked."""
-
-    items: list[PersonOut]
-    total: int
-    page: int
-    size: int
+PersonPage = PageOut[PersonOut]
 
 
 @pages.get("/people")

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from fangkong.core.auth import Permission
 from fangkong.core.deps import PrincipalDep, SessionDep, requires
 from fangkong.core.errors import N_
+from fangkong.core.paging import PageOut
 from fangkong.core.scope import Principal
 from fangkong.users import service
 from fangkong.users.schemas import UserIn, UserOut
@@ -26,13 +26,7 @@ UserReader = Annotated[Principal, Depends(requires(Permission.USERS_READ))]
 UserWriter = Annotated[Principal, Depends(requires(Permission.USERS_WRITE))]
 
 
-class UserPage(BaseModel):
-    """A page of users."""
-
-    items: list[UserOut]
-    total: int
-    page: int
-    size: int
+UserPage = PageOut[UserOut]
 
 
 @pages.get("/users")
