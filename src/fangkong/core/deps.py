@@ -61,6 +61,9 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
         raise Unauthorized(N_("Please log in."))
     principal = users.principal_for(user, address=client_address(request), via_token=token is not None)
     principal.bind(session)
+    # Detached, its grants loaded: a refused request rolls the session back, which would expire the user
+    # that the error page still shows. Code that changes the account loads it through the session.
+    session.expunge(user)
     request.state.principal = principal
     request.state.user = user
     # Pages render after the session closes (error pages after a rollback): keep plain values.

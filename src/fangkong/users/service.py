@@ -22,6 +22,7 @@ from fangkong.core.errors import N_, Conflict, FieldError, Invalid, TooManyReque
 from fangkong.core.paging import Page, paginate
 from fangkong.core.scope import Principal, principal_of, system_access
 from fangkong.geo import service as geo
+from fangkong.geo.models import Facility
 from fangkong.users.models import ApiToken, LoginFailure, RoleGrant, User, UserSession
 from fangkong.users.schemas import UserIn
 
@@ -37,6 +38,11 @@ def create_user(session: Session, data: UserIn, *, key: str | None = None) -> Us
             geo.require_jurisdiction(session, grant.jurisdiction_code, field=f"grants.{i}.jurisdiction_code")
         except Invalid as exc:
             errors += exc.errors
+    # The facility is looked up in scope like the grants: an account may not be bound to another
+    # jurisdiction's lab or isolation site.
+    if data.facility_id is not None and session.execute(
+            select(Facility.id).where(Facility.id == data.facility_id)).first() is None:
+        errors.append(FieldError("facility_id", N_("No such facility.")))
     if errors:
         raise Invalid(N_("Please correct the marked fields."), errors=errors)
     with system_access(session):

@@ -1,0 +1,711 @@
+"""The authorization matrix: every persona against every route, in and out of their jurisdiction.
+
+``EXPECTED`` below is the whole policy as a table: one row per case (a route with concrete
+parameters), one column per persona. Every (case, persona) pair is one test, and besides the status
+each test checks what the response shows and what the request changed:
+
+* everything a response lists (persons, jurisdictions, users, jobs, audit entries) lies inside the
+  persona's jurisdiction, and API lists hold exactly the rows of that jurisdiction;
+* a full ID number appears only in a successful reveal of that very person;
+* a write changes the database exactly when it is allowed; a refused one leaves it as it was;
+* a record hidden because it lies outside the scope answers 404, like a missing one, and the
+  attempt is in the audit log.
+
+``test_every_route_is_in_the_matrix`` fails when a route is added without a row here.
+
+Status conventions: 401 for the anonymous persona means "401 from the API, a 303 to /login from a
+page"; 303 otherwise is the redirect a page sends after doing its work. 403: the role lacks the
+permission anywhere. 404: the record lies outside the persona's jurisdiction (or does not exist).
+422: the input names something outside it (a jurisdiction, a household, a facility).
+
+Personas are signed in through ``users.start_session``, the step of the login form that follows
+the password check, so a test does not spend an argon2 verification per persona; the login form
+itself is a case of the matrix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from fangkong.app import create_app
+from fangkong.core.audit import Action, AuditEntry
+from fangkong.core.auth import Role
+from fangkong.core.db import system_session
+from fangkong.core.deps import SESSION_COOKIE
+from fangkong.core.jobs import Job, JobState
+from fangkong.core.scope import Principal, covers
+from fangkong.geo.models import Facility, FacilityKind, Jurisdiction
+from fangkong.people.identity import check_digit
+from fangkong.people.models import Household, Person
+from fangkong.synth import demo
+from fangkong.users import service as users
+from fangkong.users.models import RoleGrant, User
+from tests.conftest import ADMIN, CITY_COMMANDER, DC_COMMANDER, LAB, VIEWER, WORKER_DC, WORKER_EDJ, Client
+
+DC_COMMUNITY = "220502001001"  # 新站社区, 东昌区: the dongchang worker's community
+DC_NEIGHBOUR_COMMUNITY = "220502002001"  # 老站社区: same district, another community
+EDJ_COMMUNITY = "220503001001"  # 东通化社区, 二道江区
+
+# Personas besides the demo users of conftest.
+ANONYMOUS = "anonymous"
+DC_ADMIN = "dongchang_admin"  # administrator of 东昌区 only, created by the test
+SUPPLY = "supply"  # supply staff of the city: reads people, may not reveal or change them
+LAB_TOKEN = "lab_token"  # the lab's machine client, with an API token
+WORKER_DC_TOKEN = "dongchang_worker_token"  # the dongchang worker's phone app, with an API token
+# A worker of 新站社区 who also views the city's aggregates: two grants, two scopes. Created by the test.
+WORKER_VIEWER = "dongchang_worker_viewer"
+# A worker of 新站社区 who is also supply staff of 东昌区: reads the district's people, changes only the
+# community's. Created by the test.
+WORKER_SUPPLY = "dongchang_worker_supply"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who sends the requests: which account, how it authenticates, and its jurisdiction."""
+
+    name: str
+    username: str | None = None
+    home: str = ""  # where it reads records (people, users, jobs, audit); writes are judged by the table
+    via_token: bool = False
+    geo: str = ""  # where it reads the jurisdiction tree, when that is wider than ``home``
+
+    @property
+    def geo_scope(self) -> str:
+        """Where the persona reads jurisdictions (and sees their codes)."""
+        return self.geo or self.home
+
+
+PERSONAS: tuple[Persona, ...] = (
+    Persona(ANONYMOUS),
+    Persona(WORKER_DC, WORKER_DC, DC_COMMUNITY),
+    Persona(WORKER_EDJ, WORKER_EDJ, EDJ_COMMUNITY),
+    Persona(DC_COMMANDER, DC_COMMANDER, "220502"),
+    Persona(CITY_COMMANDER, CITY_COMMANDER, "2205"),
+    Persona(ADMIN, ADMIN, "2205"),
+    Persona(DC_ADMIN, DC_ADMIN, "220502"),
+    Persona(SUPPLY, SUPPLY, "2205"),
+    Persona(LAB, LAB, "220502"),
+    Persona(VIEWER, VIEWER, "2205"),
+    Persona(LAB_TOKEN, LAB, "220502", via_token=True),
+    Persona(WORKER_DC_TOKEN, WORKER_DC, DC_COMMUNITY, via_token=True),
+    Persona(WORKER_VIEWER, WORKER_VIEWER, DC_COMMUNITY, geo="2205"),
+    Persona(WORKER_SUPPLY, WORKER_SUPPLY, "220502"),
+)
+PERSONA = {p.name: p for p in PERSONAS}
+
+# fmt: off
+EXPECTED: dict[str, tuple[int, ...]] = {
+    # case                              anon wDC  wEDJ cDC  city adm  aDC  sup  lab  view labT wDCT w+V  w+S
+    # The shell: login, logout, language, the overview.
+    "shell.login_form":                (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "shell.login":                     (303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303),
+    "shell.logout":                    (401, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303),
+    "shell.language":                  (303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303),
+    "shell.overview":                  (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # The jurisdiction tree: pages and API.
+    "geo.tree":                        (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "geo.page.dc":                     (401, 404, 404, 200, 200, 200, 200, 200, 200, 200, 200, 404, 200, 200),
+    "geo.page.edj_community":          (401, 404, 200, 404, 200, 200, 404, 200, 404, 200, 404, 404, 200, 404),
+    "geo.page.city":                   (401, 404, 404, 404, 200, 200, 404, 200, 404, 200, 404, 404, 200, 404),
+    "api.jurisdictions":               (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api.jurisdictions.under_edj":     (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api.jurisdiction.dc_community":   (401, 200, 404, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api.jurisdiction.dc":             (401, 404, 404, 200, 200, 200, 200, 200, 200, 200, 200, 404, 200, 200),
+    "api.jurisdiction.edj_community":  (401, 404, 200, 404, 200, 200, 404, 200, 404, 200, 404, 404, 200, 404),
+    "api.jurisdiction.city":           (401, 404, 404, 404, 200, 200, 404, 200, 404, 200, 404, 404, 200, 404),
+    "api.jurisdiction.province":       (401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404),
+    # People: pages.
+    "people.search":                   (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "people.search.edj_id_tail":       (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "people.new_form":                 (401, 200, 200, 403, 403, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "people.register.dc":              (401, 303, 422, 403, 403, 303, 303, 403, 403, 403, 403, 303, 303, 303),
+    "people.register.edj":             (401, 422, 303, 403, 403, 303, 422, 403, 403, 403, 403, 422, 403, 422),
+    "people.page.dc":                  (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "people.page.dc_neighbour":        (401, 404, 404, 200, 200, 200, 200, 200, 403, 403, 403, 404, 404, 200),
+    "people.page.edj":                 (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "people.page.missing":             (401, 404, 404, 404, 404, 404, 404, 404, 403, 403, 403, 404, 404, 404),
+    "people.reveal.dc":                (401, 200, 404, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "people.reveal.edj":               (401, 404, 200, 404, 200, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    # People: API.
+    "api.persons":                     (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.persons.within_edj":          (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.persons.edj_id_tail":         (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.person.dc":                   (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.person.dc_neighbour":         (401, 404, 404, 200, 200, 200, 200, 200, 403, 403, 403, 404, 404, 200),
+    "api.person.edj":                  (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "api.person.missing":              (401, 404, 404, 404, 404, 404, 404, 404, 403, 403, 403, 404, 404, 404),
+    "api.persons.post.dc":             (401, 201, 422, 403, 403, 201, 201, 403, 403, 403, 403, 201, 201, 201),
+    "api.persons.post.edj":            (401, 422, 201, 403, 403, 201, 422, 403, 403, 403, 403, 422, 403, 422),
+    "api.persons.post.dc_neighbour":   (401, 422, 422, 403, 403, 201, 201, 403, 403, 403, 403, 422, 403, 403),
+    "api.persons.post.edj_household":  (401, 422, 422, 403, 403, 201, 422, 403, 403, 403, 403, 422, 422, 422),
+    "api.person.patch.dc":             (401, 200, 404, 403, 403, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.person.patch.dc_neighbour":   (401, 404, 404, 403, 403, 200, 200, 403, 403, 403, 403, 404, 404, 403),
+    "api.person.patch.edj":            (401, 404, 200, 403, 403, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    "api.person.patch.edj_household":  (401, 422, 404, 403, 403, 200, 422, 403, 403, 403, 403, 422, 422, 422),
+    "api.person.reveal.dc":            (401, 200, 404, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.person.reveal.dc_neighbour":  (401, 404, 404, 200, 200, 200, 200, 403, 403, 403, 403, 404, 404, 403),
+    "api.person.reveal.edj":           (401, 404, 200, 404, 200, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    # Users.
+    "users.page":                      (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.users.me":                    (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api.users":                       (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.users.create.dc":             (401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "api.users.create.edj":            (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
+    "api.users.create.province":       (401, 403, 403, 403, 403, 422, 422, 403, 403, 403, 403, 403, 403, 403),
+    "api.users.create.two_districts":  (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
+    "api.users.create.edj_facility":   (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
+    # The audit log and the jobs.
+    "audit.page":                      (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "jobs.page":                       (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "jobs.progress.dc":                (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "jobs.progress.edj":               (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "jobs.rerun.dc":                   (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "jobs.rerun.edj":                  (401, 403, 403, 403, 403, 303, 404, 403, 403, 403, 403, 403, 403, 403),
+}
+# fmt: on
+
+ALLOWED = {200, 201, 303}
+
+
+# --- The records the cases point at -------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Concrete records of the demo city (and a few made by the test) that cases refer to."""
+
+    dc_person: int  # in 新站社区, the dongchang worker's community
+    dc_neighbour: int  # in 老站社区: 东昌区, but not the worker's community
+    edj_person: int  # in 二道江区
+    missing_person: int  # an id no person has
+    edj_household: int
+    dc_lab: int  # facilities
+    edj_lab: int
+    dc_job: int  # failed jobs that may be re-run
+    edj_job: int
+    id_numbers: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def edj_id_tail(self) -> str:
+        """The last eight characters of the 二道江区 person's ID number: a search that finds them."""
+        return self.id_numbers[self.edj_person][-8:]
+
+    def matches_edj_tail(self) -> ColumnElement[bool]:
+        """What a search for ``edj_id_tail`` matches: the end of an ID number or of a phone."""
+        return or_(Person.id_number.endswith(self.edj_id_tail), Person.phone.endswith(self.edj_id_tail))
+
+
+def new_id_number(region: str, seq: int) -> str:
+    """A valid ID number no demo person has (the demo city's people were all born before 2021)."""
+    first17 = f"{region}20210115{seq:03d}"
+    return first17 + check_digit(first17)
+
+
+NEW_DC_ID = new_id_number("220502", 11)
+NEW_EDJ_ID = new_id_number("220503", 12)
+NEW_NEIGHBOUR_ID = new_id_number("220502", 13)
+
+
+def _first_person(session: Session, code: str) -> Person:
+    person = session.execute(select(Person).where(Person.jurisdiction_code == code,
+                                                  Person.household_id.is_not(None))
+                             .order_by(Person.id)).scalars().first()
+    assert person is not None, code
+    return person
+
+
+@pytest.fixture(scope="session")
+def demo_records(engine) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The demo city's records the cases point at, looked up once (every test rolls its changes back)."""
+    with system_session(engine) as session:
+        dc, neighbour, edj = (_first_person(session, code)
+                              for code in (DC_COMMUNITY, DC_NEIGHBOUR_COMMUNITY, EDJ_COMMUNITY))
+        household = session.execute(select(Household.id).where(Household.jurisdiction_code == EDJ_COMMUNITY)
+                                    .order_by(Household.id)).scalars().first()
+        labs = {code: ident for code, ident in session.execute(
+            select(Facility.jurisdiction_code, Facility.id).where(Facility.kind == FacilityKind.LAB))}
+        top = session.execute(select(func.max(Person.id))).scalar_one()
+        assert household is not None
+        return {"dc_person": dc.id, "dc_neighbour": neighbour.id, "edj_person": edj.id,
+                "missing_person": top + 1000, "edj_household": household, "dc_lab": labs["220502"],
+                "edj_lab": labs["220503"], "id_numbers": {p.id: p.id_number for p in (dc, neighbour, edj)}}
+
+
+@pytest.fixture
+def world(session: Session, demo_records: dict[str, Any]) -> World:
+    """The records of the cases, with three personas' accounts and two failed jobs added."""
+    # No usable passwords: these personas sign in by session only.
+    for username, home, grants in [
+        (DC_ADMIN, "220502", [(Role.ADMIN, "220502")]),
+        (WORKER_VIEWER, "2205", [(Role.COMMUNITY_WORKER, DC_COMMUNITY), (Role.VIEWER, "2205")]),
+        (WORKER_SUPPLY, "220502", [(Role.COMMUNITY_WORKER, DC_COMMUNITY), (Role.SUPPLY_STAFF, "220502")]),
+    ]:
+        session.add(User(username=username, display_name=username, password_hash="!", jurisdiction_code=home,
+                         grants=[RoleGrant(role=role, jurisdiction_code=code) for role, code in grants]))
+    jobs = {code: Job(kind="import", state=JobState.FAILED, error="boom", jurisdiction_code=code)
+            for code in ("220502", "220503")}
+    session.add_all(jobs.values())
+    session.flush()
+    return World(**demo_records, dc_job=jobs["220502"].id, edj_job=jobs["220503"].id)
+
+
+@pytest.fixture
+def sign_in(client_factory, session: Session) -> Callable[..., Client]:  # type: ignore[no-untyped-def]
+    """A client acting as ``persona``: a browser with a session cookie, or a machine with a token.
+
+    ``csrf``: fetch the browser's CSRF token first (needed by POST and PATCH, not by GET), so that an
+    unsafe request is judged on who sends it, not refused for want of a token.
+    """
+
+    def make(persona: Persona, *, csrf: bool = True) -> Client:
+        client: Client = client_factory()
+        if persona.username is None:
+            if csrf:
+                client.headers["X-CSRF-Token"] = client.csrf()
+            return client
+        user = users.find_user(session, persona.username)
+        assert user is not None, persona.username
+        if persona.via_token:
+            client.headers["Authorization"] = f"Bearer {users.issue_token(session, user, label='matrix')}"
+            return client
+        secret = users.start_session(session, user, address="testclient", hours=1)
+        Principal.system().bind(session)  # start_session acts as the user; the fixture stays the system
+        client.cookies.set(SESSION_COOKIE, secret)
+        if csrf:
+            client.headers["X-CSRF-Token"] = client.csrf()
+        return client
+
+    return make
+
+
+# --- What a write changes ------------------------------------------------------------------------
+
+Effect = Callable[[Session, World], Any]
+
+
+def persons_with(id_number: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(Person)
+                                  .where(Person.id_number == id_number)).scalar_one()
+
+
+def person_row(key: str) -> Effect:
+    return lambda s, w: tuple(s.execute(select(Person.name, Person.address, Person.phone, Person.household_id)
+                                        .where(Person.id == getattr(w, key))).one())
+
+
+def reveals_of(key: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == Action.VIEW_UNMASKED, AuditEntry.entity == "persons",
+        AuditEntry.entity_id == str(getattr(w, key)))).scalar_one()
+
+
+def user_named(username: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(User)
+                                  .where(User.username == username)).scalar_one()
+
+
+def job_state(key: str) -> Effect:
+    return lambda s, w: s.execute(select(Job.state).where(Job.id == getattr(w, key))).scalar_one()
+
+
+# --- The cases -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listing:
+    """An API list whose items must be exactly the rows of ``model`` in the persona's jurisdiction."""
+
+    model: Any
+    code_field: str = "jurisdiction_code"
+    where: Callable[[World], list[ColumnElement[bool]]] = lambda w: []
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request: the route it exercises, the concrete URL and body, and what to check after it."""
+
+    method: str
+    route: str  # the path template as the application registers it
+    url: str  # with ``{world attribute}`` placeholders
+    json: Callable[[World], dict[str, Any]] | None = None
+    form: Callable[[World], dict[str, str]] | None = None
+    effect: Effect | None = None  # the state a successful request changes (and a refused one must not)
+    # (table, world attribute or primary key) of the record looked up in scope: a 404 must be audited.
+    target: tuple[str, str] | None = None
+    listing: Listing | None = None
+    # Records the response shows exactly when the persona's jurisdiction covers them:
+    # ("person" | "job", world attribute) or ("user" | "code", literal).
+    shows: tuple[tuple[str, str], ...] = ()
+    reveals: str | None = None  # world attribute of the person whose full ID number a 200 may show
+    is_own_account: bool = False  # the response is the persona's own account, whatever its grants
+
+    @property
+    def is_page(self) -> bool:
+        return not self.route.startswith("/api/")
+
+
+def _user_in(username: str, *grants: tuple[str, str], facility: str | None = None) -> Callable[[World], dict]:
+    def body(w: World) -> dict[str, Any]:
+        return {"username": username, "display_name": "新用户", "password": "matrix-password-2021",
+                "grants": [{"role": role, "jurisdiction_code": code} for role, code in grants],
+                "facility_id": getattr(w, facility) if facility else None}
+
+    return body
+
+
+def _person_in(id_number: str, code: str, household: str | None = None) -> Callable[[World], dict]:
+    return lambda w: {"name": "张新", "id_number": id_number, "jurisdiction_code": code,
+                      "phone": "13900000000", "household_id": getattr(w, household) if household else None}
+
+
+def _form(id_number: str, code: str) -> Callable[[World], dict[str, str]]:
+    return lambda w: {"name": "李新", "id_number": id_number, "jurisdiction_code": code,
+                      "address": "新站路1号", "form_key": f"matrix-{id_number}"}
+
+
+def _person_case(method: str, route: str, key: str, **kw: Any) -> Case:
+    """A case on one person, named by world attribute; a 404 on an existing person must be audited."""
+    url = route.replace("{person_id}", "{" + key + "}")
+    return Case(method, route, url, target=("persons", key) if key != "missing_person" else None, **kw)
+
+
+def _jurisdiction_case(route: str, code: str) -> Case:
+    return Case("GET", route, route.replace("{code}", code), target=("jurisdictions", code))
+
+
+def _job_case(method: str, route: str, key: str, **kw: Any) -> Case:
+    return Case(method, route, route.replace("{job_id}", "{" + key + "}"), target=("jobs", key), **kw)
+
+
+def _reveal(route: str, key: str) -> Case:
+    return _person_case("POST", route, key, effect=reveals_of(key), reveals=key)
+
+
+def _create_user(username: str, *grants: tuple[str, str], facility: str | None = None) -> Case:
+    return Case("POST", "/api/v1/users", "/api/v1/users", json=_user_in(username, *grants, facility=facility),
+                effect=user_named(username))
+
+
+PAGE, API = "/people/{person_id}", "/api/v1/persons/{person_id}"
+GEO_PAGE, GEO_API = "/geo/{code}", "/api/v1/jurisdictions/{code}"
+LOGIN_FORM = {"username": WORKER_DC, "password": demo.DEMO_PASSWORD, "next": "/people"}
+
+CASES: dict[str, Case] = {
+    "shell.login_form": Case("GET", "/login", "/login"),
+    "shell.login": Case("POST", "/login", "/login", form=lambda w: LOGIN_FORM),
+    "shell.logout": Case("POST", "/logout", "/logout"),
+    "shell.language": Case("GET", "/lang/{locale}", "/lang/en?next=/people"),
+    "shell.overview": Case("GET", "/", "/", shows=(("code", "220503"),)),
+    "geo.tree": Case("GET", "/geo", "/geo"),
+    "geo.page.dc": _jurisdiction_case(GEO_PAGE, "220502"),
+    "geo.page.edj_community": _jurisdiction_case(GEO_PAGE, EDJ_COMMUNITY),
+    "geo.page.city": _jurisdiction_case(GEO_PAGE, "2205"),
+    "api.jurisdictions": Case("GET", "/api/v1/jurisdictions", "/api/v1/jurisdictions?size=200",
+                              listing=Listing(Jurisdiction, "code")),
+    "api.jurisdictions.under_edj": Case(
+        "GET", "/api/v1/jurisdictions", "/api/v1/jurisdictions?parent=220503",
+        listing=Listing(Jurisdiction, "code", lambda w: [Jurisdiction.parent_code == "220503"])),
+    "api.jurisdiction.dc_community": _jurisdiction_case(GEO_API, DC_COMMUNITY),
+    "api.jurisdiction.dc": _jurisdiction_case(GEO_API, "220502"),
+    "api.jurisdiction.edj_community": _jurisdiction_case(GEO_API, EDJ_COMMUNITY),
+    "api.jurisdiction.city": _jurisdiction_case(GEO_API, "2205"),
+    "api.jurisdiction.province": _jurisdiction_case(GEO_API, "22"),
+    "people.search": Case("GET", "/people", "/people"),
+    "people.search.edj_id_tail": Case("GET", "/people", "/people?q={edj_id_tail}",
+                                      shows=(("person", "edj_person"),)),
+    "people.new_form": Case("GET", "/people/new", "/people/new"),
+    "people.register.dc": Case("POST", "/people/new", "/people/new", form=_form(NEW_DC_ID, DC_COMMUNITY),
+                               effect=persons_with(NEW_DC_ID)),
+    "people.register.edj": Case("POST", "/people/new", "/people/new", form=_form(NEW_EDJ_ID, EDJ_COMMUNITY),
+                                effect=persons_with(NEW_EDJ_ID)),
+    "people.page.dc": _person_case("GET", PAGE, "dc_person"),
+    "people.page.dc_neighbour": _person_case("GET", PAGE, "dc_neighbour"),
+    "people.page.edj": _person_case("GET", PAGE, "edj_person"),
+    "people.page.missing": _person_case("GET", PAGE, "missing_person"),
+    "people.reveal.dc": _reveal(PAGE + "/reveal", "dc_person"),
+    "people.reveal.edj": _reveal(PAGE + "/reveal", "edj_person"),
+    "api.persons": Case("GET", "/api/v1/persons", "/api/v1/persons?size=200", listing=Listing(Person)),
+    "api.persons.within_edj": Case(
+        "GET", "/api/v1/persons", "/api/v1/persons?jurisdiction=220503&size=200",
+        listing=Listing(Person, where=lambda w: [Person.jurisdiction_code.startswith("220503")])),
+    "api.persons.edj_id_tail": Case("GET", "/api/v1/persons", "/api/v1/persons?q={edj_id_tail}",
+                                    listing=Listing(Person, where=lambda w: [w.matches_edj_tail()])),
+    "api.person.dc": _person_case("GET", API, "dc_person"),
+    "api.person.dc_neighbour": _person_case("GET", API, "dc_neighbour"),
+    "api.person.edj": _person_case("GET", API, "edj_person"),
+    "api.person.missing": _person_case("GET", API, "missing_person"),
+    "api.persons.post.dc": Case("POST", "/api/v1/persons", "/api/v1/persons",
+                                  json=_person_in(NEW_DC_ID, DC_COMMUNITY), effect=persons_with(NEW_DC_ID)),
+    "api.persons.post.edj": Case("POST", "/api/v1/persons", "/api/v1/persons",
+                                   json=_person_in(NEW_EDJ_ID, EDJ_COMMUNITY),
+                                   effect=persons_with(NEW_EDJ_ID)),
+    "api.persons.post.dc_neighbour": Case("POST", "/api/v1/persons", "/api/v1/persons",
+                                            json=_person_in(NEW_NEIGHBOUR_ID, DC_NEIGHBOUR_COMMUNITY),
+                                            effect=persons_with(NEW_NEIGHBOUR_ID)),
+    # A person of the worker's community, placed in a household of another district.
+    "api.persons.post.edj_household": Case("POST", "/api/v1/persons", "/api/v1/persons",
+                                             json=_person_in(NEW_DC_ID, DC_COMMUNITY, "edj_household"),
+                                             effect=persons_with(NEW_DC_ID)),
+    "api.person.patch.dc": _person_case("PATCH", API, "dc_person", json=lambda w: {"address": "改过的地址"},
+                                         effect=person_row("dc_person")),
+    "api.person.patch.dc_neighbour": _person_case("PATCH", API, "dc_neighbour",
+                                                   json=lambda w: {"name": "改名"},
+                                                   effect=person_row("dc_neighbour")),
+    "api.person.patch.edj": _person_case("PATCH", API, "edj_person", json=lambda w: {"phone": "13900000001"},
+                                          effect=person_row("edj_person")),
+    "api.person.patch.edj_household": _person_case("PATCH", API, "dc_person",
+                                                    json=lambda w: {"household_id": w.edj_household},
+                                                    effect=person_row("dc_person")),
+    "api.person.reveal.dc": _reveal(API + "/reveal", "dc_person"),
+    "api.person.reveal.dc_neighbour": _reveal(API + "/reveal", "dc_neighbour"),
+    "api.person.reveal.edj": _reveal(API + "/reveal", "edj_person"),
+    "users.page": Case("GET", "/users", "/users", shows=(("user", WORKER_DC), ("user", WORKER_EDJ))),
+    "api.users.me": Case("GET", "/api/v1/users/me", "/api/v1/users/me", is_own_account=True),
+    "api.users": Case("GET", "/api/v1/users", "/api/v1/users?size=200", listing=Listing(User)),
+    "api.users.create.dc": _create_user("new_dc", ("community_worker", "220502001002"), facility="dc_lab"),
+    "api.users.create.edj": _create_user("new_edj", ("community_worker", EDJ_COMMUNITY)),
+    "api.users.create.province": _create_user("new_province", ("commander", "22")),
+    "api.users.create.two_districts": _create_user("new_two", ("viewer", "220502"), ("viewer", "220503")),
+    # Grants inside the district, but bound to the lab of another district.
+    "api.users.create.edj_facility": _create_user("new_lab", ("lab", "220502"), facility="edj_lab"),
+    "audit.page": Case("GET", "/audit", "/audit"),
+    "jobs.page": Case("GET", "/jobs", "/jobs", shows=(("job", "dc_job"), ("job", "edj_job"))),
+    "jobs.progress.dc": _job_case("GET", "/jobs/{job_id}/progress", "dc_job"),
+    "jobs.progress.edj": _job_case("GET", "/jobs/{job_id}/progress", "edj_job"),
+    "jobs.rerun.dc": _job_case("POST", "/jobs/{job_id}/rerun", "dc_job", effect=job_state("dc_job")),
+    "jobs.rerun.edj": _job_case("POST", "/jobs/{job_id}/rerun", "edj_job", effect=job_state("edj_job")),
+}
+
+# Routes that need no row: framework plumbing, not application data.
+UNLISTED = {"/api/openapi.json", "/api/docs"}
+
+
+# --- What a response shows -----------------------------------------------------------------------
+
+_PERSON_LINK = re.compile(r'href="/people/(\d+)"')
+_GEO_LINK = re.compile(r'href="/geo/(\d+)[?"]|data-code="(\d+)"')
+_AUDIT_CODE = re.compile(r'<td class="wide">(\d+)</td>')  # the audit table's jurisdiction column
+_JOB_ROW = re.compile(r'<tr id="job-(\d+)"')
+_USER_ROW = re.compile(r"<tr><td>([\w.-]+)</td>")
+_GRANT_CODE = re.compile(r"· (\d{2,12})</span>")
+
+
+def _table(html: str, testid: str) -> str:
+    start = html.find(f'data-testid="{testid}"')
+    return html[start:html.find("</table>", start)] if start >= 0 else ""
+
+
+def shown_in_page(html: str, session: Session) -> dict[str, dict[str, str]]:
+    """What an HTML page shows, by kind, each with the jurisdiction it belongs to (system view)."""
+    person_ids = {int(i) for i in _PERSON_LINK.findall(html)}
+    job_ids = {int(i) for i in _JOB_ROW.findall(html)}
+    usernames = set(_USER_ROW.findall(_table(html, "users")))
+    codes = {c for groups in _GEO_LINK.findall(html) for c in groups if c}
+    codes |= set(_GRANT_CODE.findall(html)) | set(_AUDIT_CODE.findall(_table(html, "audit")))
+
+    def lookup(column: Any, key: Any, values: set[Any]) -> dict[str, str]:
+        if not values:
+            return {}
+        rows = session.execute(select(key, column).where(key.in_(values))).all()
+        assert len(rows) == len(values), f"the page links to records that do not exist: {values}"
+        return {str(k): c for k, c in rows}
+
+    return {
+        "person": lookup(Person.jurisdiction_code, Person.id, person_ids),
+        "job": lookup(Job.jurisdiction_code, Job.id, job_ids),
+        "user": lookup(User.jurisdiction_code, User.username, usernames),
+        "code": {c: c for c in codes},
+    }
+
+
+def codes_in_json(value: Any) -> Iterator[tuple[str, str]]:
+    """Every (key, code) of a ``jurisdiction_code`` (a record's) or ``code`` (a jurisdiction's) in a body."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("jurisdiction_code", "code") and isinstance(item, str):
+                yield key, item
+            else:
+                yield from codes_in_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from codes_in_json(item)
+
+
+def _record_code(session: Session, world: World, kind: str, ref: str) -> tuple[str, str]:
+    """(identifier as the page shows it, jurisdiction) of a ``shows`` entry."""
+    if kind == "person":
+        ident = getattr(world, ref)
+        return str(ident), session.execute(select(Person.jurisdiction_code)
+                                           .where(Person.id == ident)).scalar_one()
+    if kind == "job":
+        ident = getattr(world, ref)
+        return str(ident), session.execute(select(Job.jurisdiction_code).where(Job.id == ident)).scalar_one()
+    if kind == "user":
+        return ref, session.execute(select(User.jurisdiction_code).where(User.username == ref)).scalar_one()
+    return ref, ref
+
+
+def _count_in_scope(session: Session, world: World, listing: Listing, home: str) -> int:
+    model = listing.model
+    stmt = select(func.count()).select_from(model).where(model.jurisdiction_code.startswith(home),
+                                                         *listing.where(world))
+    return int(session.execute(stmt).scalar_one())
+
+
+# --- The matrix ----------------------------------------------------------------------------------
+
+
+def _matrix() -> list[Any]:
+    return [pytest.param(case_id, persona.name, id=f"{case_id}-{persona.name}")
+            for case_id in EXPECTED for persona in PERSONAS]
+
+
+def assert_status(case: Case, response: Any, expected: int) -> None:
+    """The response has the expected outcome (see the module docstring for the conventions)."""
+    got = response.status_code
+    location = response.headers.get("location", "")
+    if expected == 401 and case.is_page:
+        assert got == 303 and location.startswith("/login?next="), (got, location)
+        return
+    assert got == expected, (got, response.text[:300])
+    if got == 303:
+        assert not location.startswith("/login?next="), location
+
+
+@pytest.mark.parametrize(("case_id", "persona_name"), _matrix())
+def test_authorization_matrix(case_id: str, persona_name: str, world: World, sign_in,  # type: ignore[no-untyped-def]
+                              session: Session) -> None:
+    case, persona = CASES[case_id], PERSONA[persona_name]
+    expected = EXPECTED[case_id][PERSONAS.index(persona)]
+    client = sign_in(persona, csrf=case.method != "GET")
+    before = case.effect(session, world) if case.effect else None
+
+    response = client.request(case.method, case.url.format(**vars(world), edj_id_tail=world.edj_id_tail),
+                              json=case.json(world) if case.json else None,
+                              data=case.form(world) if case.form else None, follow_redirects=False)
+
+    assert_status(case, response, expected)
+    session.expire_all()  # what the request committed, seen by the system on the same connection
+    if case.effect is not None:
+        assert_effect(case, session, world, before, allowed=expected in ALLOWED)
+    assert_no_id_number_leaks(case, response, world)
+    if case.target is not None and persona.username is not None:
+        assert_refusal_audited(case, session, world, persona, hidden=expected == 404)
+    if response.status_code in (200, 201) and persona.username is not None:
+        assert_shown_within_scope(case, response, session, world, persona)
+
+
+def assert_effect(case: Case, session: Session, world: World, before: Any, *, allowed: bool) -> None:
+    """A write took effect exactly when it was allowed."""
+    after = case.effect(session, world)  # type: ignore[misc]
+    if allowed:
+        assert after != before, "an allowed write changed nothing"
+    else:
+        assert after == before, "a refused write changed the database"
+
+
+def assert_no_id_number_leaks(case: Case, response: Any, world: World) -> None:
+    """A full ID number is in a response only when it is a successful reveal of that person."""
+    revealed = getattr(world, case.reveals) if case.reveals and response.status_code == 200 else None
+    for person_id, id_number in world.id_numbers.items():
+        if person_id != revealed:
+            assert id_number not in response.text, f"person {person_id}'s ID number leaked"
+
+
+def assert_refusal_audited(case: Case, session: Session, world: World, persona: Persona, *,
+                           hidden: bool) -> None:
+    """A record hidden by the scope is refused as missing and the attempt audited; one in scope is not."""
+    table, ref = case.target  # type: ignore[misc]
+    entity_id = str(getattr(world, ref, ref))
+    denied = session.execute(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == Action.ACCESS_DENIED, AuditEntry.actor_name == persona.username,
+        AuditEntry.entity == table, AuditEntry.entity_id == entity_id)).scalar_one()
+    assert denied == (1 if hidden else 0), f"access_denied entries for {table} {entity_id}: {denied}"
+
+
+def assert_shown_within_scope(case: Case, response: Any, session: Session, world: World,
+                              persona: Persona) -> None:
+    """Everything a response shows lies inside the persona's jurisdiction; lists show all of it."""
+
+    def scope(kind: object) -> str:  # jurisdictions (codes) may be read more widely than records
+        return persona.geo_scope if kind in ("code", Jurisdiction) else persona.home
+
+    if case.is_page:
+        shown = shown_in_page(response.text, session)
+        for kind, items in shown.items():
+            outside = {ident: code for ident, code in items.items() if not covers(scope(kind), code)}
+            assert not outside, f"{kind} outside {scope(kind)} shown: {outside}"
+        for kind, ref in case.shows:
+            ident, code = _record_code(session, world, kind, ref)
+            assert (ident in shown[kind]) == covers(scope(kind), code), f"{kind} {ident} shown wrongly"
+        return
+    body = response.json()
+    if case.is_own_account:
+        assert body["username"] == persona.username
+        return
+    outside = [code for key, code in codes_in_json(body) if not covers(scope(key), code)]
+    assert not outside, f"codes outside the persona's jurisdiction returned: {outside}"
+    if case.listing is not None:
+        where = scope(case.listing.model)
+        items = body["items"]
+        assert all(covers(where, item[case.listing.code_field]) for item in items)
+        assert body["total"] == _count_in_scope(session, world, case.listing, where)
+        assert len(items) == min(body["total"], body["size"])
+
+
+# --- The matrix covers the application -----------------------------------------------------------
+
+
+def app_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every API route of ``app``, included routers flattened."""
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and context.path not in UNLISTED
+        for method in context.methods or ()
+    }
+
+
+def test_every_route_is_in_the_matrix(settings, engine) -> None:  # type: ignore[no-untyped-def]
+    routes = app_routes(create_app(settings, engine=engine))
+    covered = {(case.method, case.route) for case in CASES.values()}
+    assert routes, "no routes found"
+    assert routes - covered == set(), "routes with no row in the authorization matrix"
+    assert covered - routes == set(), "matrix rows for routes that no longer exist"
+
+
+def test_the_matrix_has_one_row_per_case_and_a_column_per_persona() -> None:
+    assert set(EXPECTED) == set(CASES)
+    assert {len(row) for row in EXPECTED.values()} == {len(PERSONAS)}
+    assert len(PERSONA) == len(PERSONAS)
+
+
+# --- The audit trail of a refused read, spelt out ------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/v1/persons/{id}", "/people/{id}"])
+def test_reading_a_person_outside_the_jurisdiction_is_refused_as_missing_and_audited(
+        url: str, world: World, sign_in, session: Session) -> None:
+    worker = sign_in(PERSONA[WORKER_DC], csrf=False)
+    hidden = worker.get(url.format(id=world.edj_person))
+    missing = worker.get(url.format(id=world.missing_person))
+
+    assert hidden.status_code == missing.status_code == 404
+    # Nothing tells the two apart (but the id itself, which a page repeats in its language links).
+    hidden_body, missing_body = (r.text.replace(str(i), "?") for r, i in
+                                 ((hidden, world.edj_person), (missing, world.missing_person)))
+    assert hidden_body == missing_body
+    session.expire_all()
+    entries = session.execute(select(AuditEntry).where(AuditEntry.action == Action.ACCESS_DENIED,
+                                                       AuditEntry.actor_name == WORKER_DC)).scalars().all()
+    assert [(e.entity, e.entity_id, e.jurisdiction_code) for e in entries] == [
+        ("persons", str(world.edj_person), EDJ_COMMUNITY)]
+    assert entries[0].address == "testclient"
