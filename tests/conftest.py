@@ -13,14 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from fangkong.app import create_app
 from fangkong.config import Settings
-from fangkong.core.db import make_engine, system_session, unit_of_work
-from fangkong.core.deps import get_session
+from fangkong.core.db import make_engine, system_session
+from fangkong.core.deps import get_session, request_work
 from fangkong.core.migrate import upgrade
 from fangkong.core.scope import Principal
 from fangkong.synth import demo
@@ -165,8 +166,8 @@ def client_factory(settings: Settings, engine: Engine, connection):  # type: ign
     made: list[Client] = []
     app = create_app(settings, engine=engine)
 
-    def session_in_test() -> Iterator[Session]:
-        yield from unit_of_work(_session_on(connection))
+    def session_in_test(request: Request) -> Iterator[Session]:
+        yield from request_work(request, _session_on(connection))
 
     app.dependency_overrides[get_session] = session_in_test
 

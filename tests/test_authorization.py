@@ -495,7 +495,7 @@ _GEO_LINK = re.compile(r'href="/geo/(\d+)[?"]|data-code="(\d+)"')
 _AUDIT_CODE = re.compile(r'<td class="wide">(\d+)</td>')  # the audit table's jurisdiction column
 _JOB_ROW = re.compile(r'<tr id="job-(\d+)"')
 _USER_ROW = re.compile(r"<tr><td>([\w.-]+)</td>")
-_GRANT_CODE = re.compile(r"· (\d{2,12})</span>")
+_GRANT_CODE = re.compile(r"<span class=\"badge\">[^<]*· (\d{2,12})</span>")  # a role badge on the users page
 
 
 def _table(html: str, testid: str) -> str:

@@ -115,3 +115,25 @@ def test_the_tree_page_shows_each_child_with_its_population(client, session: Ses
         row = re.search(rf'<tr data-code="{code}">(.*?)</tr>', html, re.S)
         assert row is not None, code
         assert re.findall(r'<td class="num">([\d,]+)</td>', row.group(1))[0].replace(",", "") == str(expected)
+
+
+def test_a_refusal_for_lack_of_permission_is_audited(client, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from fangkong.core.audit import Action, AuditEntry
+
+    person = session.execute(select(Person)).scalars().first()
+    assert person is not None
+    client.login("supply")  # reads people masked, may not reveal
+    response = client.post(f"/api/v1/persons/{person.id}/reveal")
+    assert response.status_code == 403
+    entry = session.execute(select(AuditEntry).where(AuditEntry.action == Action.ACCESS_DENIED)
+                            .order_by(AuditEntry.id.desc())).scalars().first()
+    assert entry is not None and entry.actor_name == "supply"
+    assert entry.detail["method"] == "POST" and entry.entity.startswith("/api/v1/persons/")
+
+
+def test_the_login_form_never_sends_anyone_off_site(client) -> None:  # type: ignore[no-untyped-def]
+    token = client.csrf()
+    for target in ("//evil.example/", "/\\evil.example", "https://evil.example/", "/people"):
+        response = client.post("/login", data={"username": WORKER_DC, "password": DEMO_PASSWORD, "csrf_token": token,
+                                               "next": target}, follow_redirects=False)
+        assert response.headers["location"] == ("/people" if target == "/people" else "/")

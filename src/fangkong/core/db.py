@@ -184,18 +184,6 @@ def replay_kept(session: Session) -> None:
         session.commit()
 
 
-def unit_of_work(session: Session) -> Iterator[Session]:
-    """Yield ``session`` and end its work: commit, or roll back (keeping what must survive); then close."""
-    try:
-        yield session
-    except BaseException:
-        finish(session, failed=True)
-        session.close()
-        raise
-    finish(session, failed=False)
-    session.close()
-
-
 def finish(session: Session, *, failed: bool) -> None:
     """Commit, or roll back and keep what must survive: the end of every unit of work."""
     if failed:

@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from fangkong.core import audit
 from fangkong.core.auth import Permission, same, sign
-from fangkong.core.db import unit_of_work
+from fangkong.core.db import finish
 from fangkong.core.errors import N_, Forbidden, Unauthorized
 from fangkong.core.scope import Principal
 
@@ -23,15 +24,32 @@ LANG_COOKIE = "fk_lang"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def request_work(request: Request, session: Session) -> Iterator[Session]:
+    """One request's unit of work: commit, or roll back — keeping refusals in the audit log."""
+    try:
+        yield session
+    except Forbidden as exc:
+        # A refusal (a role without the permission, an expired form) is recorded although the
+        # request's own work is undone.
+        audit.record(session, audit.Action.ACCESS_DENIED, entity_name=request.url.path[:40],
+                     detail={"method": request.method, "reason": exc.message}, survive_rollback=True)
+        finish(session, failed=True)
+        raise
+    except BaseException:
+        finish(session, failed=True)
+        raise
+    else:
+        finish(session, failed=False)
+    finally:
+        session.close()
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """A database session for this request; the request owns its transaction."""
+    """A database session for this request (a writing one for unsafe methods)."""
     makers = request.app.state
-    yield from unit_of_work((makers.sessions if request.method in SAFE_METHODS else makers.write_sessions)())
+    yield from request_work(request, (makers.sessions if request.method in SAFE_METHODS else makers.write_sessions)())
 
 
-# "function" scope: commit before the response is sent. With FastAPI's default ("request") the commit
-# ran after the response, so a browser following the login redirect could arrive before its session
-# row was committed and be sent back to the login page, and a failed commit followed a sent success.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
@@ -61,9 +79,6 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
         raise Unauthorized(N_("Please log in."))
     principal = users.principal_for(user, address=client_address(request), via_token=token is not None)
     principal.bind(session)
-    # Detached, its grants loaded: a refused request rolls the session back, which would expire the user
-    # that the error page still shows. Code that changes the account loads it through the session.
-    session.expunge(user)
     request.state.principal = principal
     request.state.user = user
     # Pages render after the session closes (error pages after a rollback): keep plain values.

@@ -23,7 +23,9 @@ nav.register(nav.NavItem("general", N_("Overview"), "/", order=0))
 
 def _safe_next(target: str | None) -> str:
     # Only local paths, so the login form cannot be used to send someone elsewhere.
-    if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
+    # Browsers read a backslash as a slash, so "/\\host" would leave the site as surely as "//host".
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or urlparse(target).netloc):
         return "/"
     return target
 
