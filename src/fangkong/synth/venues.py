@@ -179,7 +179,7 @@ def draw_facilities(rng: np.random.Generator, scenario: Scenario, plan: District
         w = community_persons[town].astype(float)
         return int(town[rng.choice(len(town), p=w / w.sum())]) if w.sum() else int(town[0])
 
-    hospitals = [f"{district}人民医院"] + ([f"{city}中心医院", f"{city}传染病医院"] if is_seat else [])
+    hospitals = [f"{district}人民医院", *(city_hospitals(scenario) if is_seat else ())]
     for name in hospitals:
         rows.add("hospital", "hospital", name, somewhere(), max(20, round(persons * rng.uniform(0.001, 0.002))))
     labs = [f"{district}疾病预防控制中心实验室", f"{hospitals[0]}检验科实验室"]
@@ -247,6 +247,7 @@ class _Naming:
     bus: str  # 通化公交, 梅河口公交
     bus_offset: int  # line numbers of the district start after this
     school: str  # 通化市 (第一中学), 梅河口市 (第一中学)
+    city_hospitals: tuple[str, ...]  # in the seat district: 通化市中心医院
 
     @classmethod
     def of(cls, scenario: Scenario, plan: DistrictPlan) -> _Naming:
@@ -260,7 +261,13 @@ class _Naming:
         return cls(district=name, short=short, city=city, company=city if in_city else short,
                    bus=f"{city}公交" if in_city else f"{short}公交",
                    bus_offset=100 * proper.index(plan.district.code) if in_city else 0,
-                   school=scenario.city[1] if plan.district.code == scenario.seat_district else name)
+                   school=scenario.city[1] if plan.district.code == scenario.seat_district else name,
+                   city_hospitals=city_hospitals(scenario)[:1] if plan.district.code == scenario.seat_district else ())
+
+
+def city_hospitals(scenario: Scenario) -> tuple[str, str]:
+    """The city's central hospital and its hospital for infectious diseases, in the seat district."""
+    return f"{scenario.city[1]}中心医院", f"{scenario.city[1]}传染病医院"
 
 
 def _cn(n: int) -> str:
@@ -287,9 +294,9 @@ def _venue_name(rng: np.random.Generator, kind: str, i: int, community: str, nam
         case "restaurant":
             owner = "老" + "王李张刘陈杨赵孙于姜"[int(rng.integers(10))] if rng.random() < 0.4 else brand
             return f"{owner}{_RESTAURANTS[int(rng.integers(len(_RESTAURANTS)))]}"
-        case "general_hospital":
-            names = [f"{naming.district}人民医院", f"{naming.district}中医院"]
-            return names[i] if i < len(names) else f"{naming.district}第{_cn(i)}人民医院"
+        case "general_hospital":  # the first ones are also facilities (hospitals with beds)
+            names = [*naming.city_hospitals, f"{naming.district}人民医院", f"{naming.district}中医院"]
+            return names[i] if i < len(names) else f"{naming.district}第{_cn(i - len(names) + 2)}人民医院"
         case "clinic":
             return f"{place}社区诊所" if rng.random() < 0.5 else f"{brand}中医诊所"
         case "pharmacy":
