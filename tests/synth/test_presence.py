@@ -1,0 +1,169 @@
+"""Daily routines as presence records, on a stand-in city of 20,000."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from fangkong.synth import schema
+from fangkong.synth.agents import US_PER_DAY, Agents, day_start
+from fangkong.synth.presence import Routines
+from tests.synth import fake_city
+
+MONDAY = date(2021, 1, 4)
+SUNDAY = date(2021, 1, 10)
+WEEK = [date(2021, 1, 4) + timedelta(days=k) for k in range(7)]
+
+
+def table_hash(table: pa.Table) -> str:
+    """A digest of a table's schema and content."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def city() -> fake_city.FakeCity:
+    return fake_city.build(20_000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def agents(city: fake_city.FakeCity) -> Agents:
+    return Agents.from_city(city)
+
+
+@pytest.fixture(scope="module")
+def routines(city: fake_city.FakeCity) -> Routines:
+    return Routines.assign(city, seed=11)
+
+
+@pytest.fixture(scope="module")
+def week(routines: Routines) -> dict[date, pa.Table]:
+    return {day: routines.day(day) for day in WEEK}
+
+
+def test_the_same_seed_and_day_give_the_same_records(city: fake_city.FakeCity, week: dict[date, pa.Table]) -> None:
+    again = Routines.assign(city, seed=11)
+    # A day depends on (seed, day) only, not on the days drawn before it.
+    assert table_hash(again.day(SUNDAY)) == table_hash(week[SUNDAY])
+    assert table_hash(again.day(MONDAY)) == table_hash(week[MONDAY])
+    assert table_hash(Routines.assign(city, seed=12).day(MONDAY)) != table_hash(week[MONDAY])
+    assert table_hash(week[MONDAY]) != table_hash(week[MONDAY + timedelta(days=1)])
+
+
+def test_records_have_the_presence_schema_and_known_ids(city: fake_city.FakeCity,
+                                                        week: dict[date, pa.Table]) -> None:
+    for table in week.values():
+        assert table.schema == schema.PRESENCE
+        assert table.num_rows > 0
+        assert all(table.column(c).null_count == 0 for c in table.column_names)
+    table = week[MONDAY]
+    assert np.isin(table.column("person_id").to_numpy(), city.persons.column("person_id").to_numpy()).all()
+    assert np.isin(table.column("place_id").to_numpy(), city.places.column("place_id").to_numpy()).all()
+
+
+def test_records_are_sorted_by_place_then_time(week: dict[date, pa.Table]) -> None:
+    for table in week.values():
+        place = table.column("place_id").to_numpy()
+        t_in = table.column("t_in").cast(pa.int64()).to_numpy()
+        assert (np.diff(place) >= 0).all()
+        same_place = np.diff(place) == 0
+        assert (np.diff(t_in)[same_place] >= 0).all()
+
+
+def test_every_visit_lasts_and_lies_within_its_local_day(week: dict[date, pa.Table]) -> None:
+    for day, table in week.items():
+        t_in = table.column("t_in").cast(pa.int64()).to_numpy()
+        t_out = table.column("t_out").cast(pa.int64()).to_numpy()
+        minutes = (t_out - t_in) / 60e6
+        assert minutes.min() >= 3
+        assert minutes.max() <= 10 * 60
+        # Local midnight to midnight (Asia/Shanghai, UTC+8), and nobody out between 23:00 and 05:00.
+        assert t_in.min() >= day_start(day) + 5 * 3600 * 10**6
+        assert t_out.max() <= day_start(day) + US_PER_DAY - 3600 * 10**6
+
+
+def test_nobody_is_in_two_places_at_once(week: dict[date, pa.Table]) -> None:
+    for table in week.values():
+        by_person = table.sort_by([("person_id", "ascending"), ("t_in", "ascending")])
+        person = by_person.column("person_id").to_numpy()
+        t_in = by_person.column("t_in").cast(pa.int64()).to_numpy()
+        t_out = by_person.column("t_out").cast(pa.int64()).to_numpy()
+        same = person[1:] == person[:-1]
+        assert (t_in[1:][same] >= t_out[:-1][same]).all()
+
+
+def test_a_person_has_several_records_a_day(city: fake_city.FakeCity, week: dict[date, pa.Table]) -> None:
+    n = city.persons.num_rows
+    for table in week.values():
+        counts = np.bincount(table.column("person_id").to_numpy(), minlength=n + 1)[1:]
+        assert 2.0 <= counts.mean() <= 5.0
+        assert counts.max() <= 15
+        assert (counts == 0).mean() < 0.25
+
+
+def test_workers_go_to_work_on_weekdays_and_pupils_to_school(week: dict[date, pa.Table], agents: Agents) -> None:
+    def visitors(table: pa.Table, category: str) -> np.ndarray:
+        place = agents.places.index(table.column("place_id").to_numpy())
+        rows = agents.place_category[place] == schema.PLACE_CATEGORIES.index(category)
+        return np.asarray(agents.persons.index(table.column("person_id").to_numpy()[rows]))
+
+    monday, sunday = week[MONDAY], week[SUNDAY]
+    at_work = np.unique(visitors(monday, "workplace"))
+    assert 0.25 < len(at_work) / len(agents.age) < 0.5
+    assert len(np.unique(visitors(sunday, "workplace"))) < 0.3 * len(at_work)
+    assert ((agents.age[at_work] >= 18) & (agents.age[at_work] < 65)).all()
+    pupils = visitors(monday, "school")
+    infants = visitors(monday, "kindergarten")
+    # Teachers are adults at school too; the children are there by age.
+    assert ((agents.age[pupils] >= 6) & (agents.age[pupils] < 18)).mean() > 0.8
+    assert ((agents.age[infants] >= 3) & (agents.age[infants] < 6)).mean() > 0.8
+    assert len(visitors(sunday, "school")) < 0.1 * len(pupils)
+
+
+def test_older_people_go_to_gatherings_more_often(week: dict[date, pa.Table], agents: Agents) -> None:
+    table = pa.concat_tables(week.values())
+    place = agents.places.index(table.column("place_id").to_numpy())
+    person = agents.persons.index(table.column("person_id").to_numpy())
+    at_gathering = person[agents.place_category[place] == schema.PLACE_CATEGORIES.index("gathering")]
+    old = agents.age >= 60
+    per_old = old[at_gathering].sum() / old.sum()
+    per_young = (~old[at_gathering]).sum() / (~old).sum()
+    assert per_old > 3 * per_young
+
+
+def test_market_popularity_is_heavy_tailed(week: dict[date, pa.Table], agents: Agents) -> None:
+    table = pa.concat_tables(week.values())
+    place = agents.places.index(table.column("place_id").to_numpy())
+    person = agents.persons.index(table.column("person_id").to_numpy())
+    markets = agents.places_of("market")
+    visits = np.bincount(place, minlength=len(agents.places))[markets]
+    assert visits.max() > 4 * np.median(visits)
+    assert visits.max() > 0.15 * visits.sum()
+    # The vegetable wholesale market (批发) draws its own district and, more than any other market, the rest.
+    wholesale = markets[["批发" in agents.place_name[m] for m in markets]]
+    assert len(wholesale) == 1
+    district = agents.place_district[wholesale[0]]
+    rivals = markets[agents.place_district[markets] == district]
+    assert visits[np.searchsorted(markets, wholesale[0])] == visits[np.isin(markets, rivals)].max()
+    from_afar = np.bincount(place[agents.district[person] != agents.place_district[place]],
+                            minlength=len(agents.places))[markets]
+    assert from_afar.argmax() == np.searchsorted(markets, wholesale[0])
+    assert from_afar.max() > 3 * np.sort(from_afar)[-2]
+
+
+def test_bus_rides_are_short_and_vehicles_carry_many(week: dict[date, pa.Table], agents: Agents) -> None:
+    table = week[MONDAY]
+    place = agents.places.index(table.column("place_id").to_numpy())
+    rides = agents.place_category[place] == schema.PLACE_CATEGORIES.index("bus")
+    minutes = (table.column("t_out").cast(pa.int64()).to_numpy()
+               - table.column("t_in").cast(pa.int64()).to_numpy())[rides] / 60e6
+    assert 0.03 < rides.mean() < 0.25
+    assert minutes.max() <= 71
+    assert 10 < np.median(minutes) < 35
+    assert np.bincount(place[rides]).max() > 100
