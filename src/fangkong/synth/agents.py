@@ -3,7 +3,10 @@
 Presence (presence.py) and the outbreak (outbreak.py) work on numpy arrays indexed 0..n-1 rather
 than on ids; this module builds those arrays once from the city's tables and maps ids back and
 forth. It reads only the columns of the file contract (schema.py), so any city that has them will
-do: ``fangkong.synth.city.City`` and the tests' stand-in both satisfy ``CityLike``.
+do: ``fangkong.synth.city.City`` and the tests' stand-in both satisfy ``CityLike``. When the
+city also knows each place's size or pull (``City.place_capacity``) and kind (``City.place_kind``),
+they are used: as the weight with which people choose a place, and to hold the index case's sales
+gatherings in a health-product hall (保健品会所).
 
 Times inside the simulation are int64 microseconds since the Unix epoch, UTC, as in the files.
 """
@@ -123,12 +126,16 @@ class Agents:
     place_district: Array  # index into district_codes, -1 if outside every district of a person
     place_street: Array  # index into street_codes, -1 for a district-level venue
     place_name: list[str]
+    place_capacity: Array | None  # employees, pupils or visitors a day, if the city says
+    place_kind: Array | None  # a refinement of the category (e.g. "health_product_hall"), if the city says
 
     @classmethod
     def from_city(cls, city: CityLike) -> Agents:
         """Build the arrays from the city's persons, households and places tables."""
         persons = city.persons.sort_by("person_id")
-        places = city.places.sort_by("place_id")
+        place_order = np.argsort(city.places.column("place_id").to_numpy(), kind="stable")
+        places = city.places.take(place_order)
+        capacity, kind = getattr(city, "place_capacity", None), getattr(city, "place_kind", None)
         person_index = IdIndex(persons.column("person_id").to_numpy())
         place_index = IdIndex(places.column("place_id").to_numpy())
 
@@ -161,6 +168,8 @@ class Agents:
             place_category=np.asarray(category.to_numpy(zero_copy_only=False), dtype=np.int64),
             place_district=_codes(venue, 6, district_codes), place_street=_codes(venue, 9, street_codes),
             place_name=places.column("name").to_pylist(),
+            place_capacity=None if capacity is None else np.asarray(capacity, dtype=float)[place_order],
+            place_kind=None if kind is None else np.asarray(kind)[place_order],
         )
 
     def places_of(self, category: str) -> Array:

@@ -9,8 +9,9 @@ the index case's sales gatherings and the visits of the newly ill to a pharmacy 
   day the infector was infectious, and by the member's age-dependent susceptibility);
 - at a place, everyone whose visit overlapped theirs, with a hazard per minute of overlap that
   depends on the place's category, diluted in crowds (in a market of hundreds one is close to a
-  dozen), and on a bus only near the infector (a latent seat row per ride, ±3 rows as in
-  protocol-8, with a small chance beyond).
+  dozen). A bus place is a line: riders overlapping on it share a vehicle with odds 25 / riders
+  on the line, and in the vehicle infection needs a seat within 3 rows (protocol-8's close
+  contacts) save for a small chance beyond; the seat row is latent, drawn per ride.
 
 Natural history: incubation lognormal (mean 5 days), infectious from 2 days before onset (never
 sooner than a day after infection), about 30 % asymptomatic (more among the young, who are then
@@ -54,8 +55,10 @@ def _per_minute() -> dict[str, float]:
 
 
 def _close_contacts() -> dict[str, float]:
-    return {  # how many of those present one is close to: the hazard is diluted beyond this crowd
-        "gathering": 30, "bus": 1_000, "restaurant": 8, "kindergarten": 15, "school": 20, "workplace": 10,
+    # How many of those present one is close to: the hazard is diluted beyond this crowd. On a bus,
+    # the riders of one vehicle: riders overlapping on a line share a vehicle with odds 25 / crowd.
+    return {
+        "gathering": 30, "bus": 25, "restaurant": 8, "kindergarten": 15, "school": 20, "workplace": 10,
         "hospital": 8, "pharmacy": 4, "market": 12, "supermarket": 8, "other": 5,
     }
 
@@ -206,6 +209,8 @@ class Outbreak:
         if not len(venues):
             return NOBODY, np.zeros(0, np.int64)
         in_district = venues[a.place_district[venues] == a.district[self.index]]
+        if a.place_kind is not None and (a.place_kind[in_district] == "health_product_hall").any():
+            in_district = in_district[a.place_kind[in_district] == "health_product_hall"]  # 保健品会所
         venue = int(rng.choice(in_district if len(in_district) else venues))
         old = a.age >= p.gathering_min_age
         street = a.place_street[venue]
@@ -250,6 +255,9 @@ class Outbreak:
             presence.column("t_in").cast(pa.int64()).to_numpy(),
             presence.column("t_out").cast(pa.int64()).to_numpy(),
         )
+        step_place, step_time = np.diff(visits.place), np.diff(visits.t_in)
+        if ((step_place < 0) | ((step_place == 0) & (step_time < 0))).any():  # the join needs (place, t_in) order
+            visits = visits.take(np.lexsort((visits.person, visits.t_in, visits.place)))
         away = self.absent_from[visits.person] <= d
         if d < p.index_arrival_day:
             away |= visits.person == self.index

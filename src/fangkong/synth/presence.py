@@ -11,14 +11,17 @@ afternoon (13:00–17:45) of errands, and for everyone an evening (18:00–22:30
 a person in a block run one after another with a few minutes between them, so a person is never
 in two places at once; an activity that would run past the block's end is dropped.
 
-Venue popularity is heavy-tailed: places are chosen with lognormal or Pareto weights, and a market
-whose name says it is a wholesale market (批发) draws a dozen times an ordinary one, and from the
-whole city. At the full size of tonghua-2021 the vegetable wholesale market of 东昌区 gets some 20,000
-check-ins a day.
+Venue popularity is heavy-tailed: people choose places in proportion to the city's sizes and
+pulls (``City.place_capacity``: employees, pupils, visitors a day), or, for a city without them,
+to lognormal or Pareto weights drawn here, with a market whose name says it is a wholesale market
+(批发) drawing a dozen times an ordinary one. A tenth of market choices are made city-wide, so
+the big markets draw from everywhere: at the full size of tonghua-2021 the vegetable wholesale
+market of 东昌区 gets some 18,000 check-ins a day.
 
-A "bus" place is one vehicle (a bus of some line). A record on it is one ride, from boarding to
-alighting (5–70 minutes); riders of the same vehicle at overlapping times are fellow passengers.
-Seating rows are not in the files: the outbreak draws a latent row per ride (outbreak.py).
+A "bus" place is a bus line (the city's ``bus_line`` venues; a single vehicle works as well). A
+record on it is one ride, from boarding to alighting (5–70 minutes, a fresh line of the rider's
+district each ride). Which vehicle of the line and which seat row are not in the files: the
+outbreak draws them (outbreak.py).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import pyarrow as pa
 
 from fangkong.synth import schema
 from fangkong.synth.agents import CATEGORY_CODE, Agents, Array, CityLike, day_start
+from fangkong.synth.venues import SCHOOL_KINDS
 
 # Age bands used for rates: 0–5, 6–17, 18–59, 60+.
 BAND_EDGES = (6, 18, 60)
@@ -80,8 +84,13 @@ ATTENDANCE = 0.94  # of workers and pupils on a working day
 
 
 def _popularity(agents: Agents, places: Array, category: str, rng: np.random.Generator) -> Array:
-    """Heavy-tailed weights of the places of one category: how many people choose each."""
+    """Heavy-tailed weights of the places of one category: how many people choose each.
+
+    The city's own sizes (employees, pupils, visitors a day) when it has them, else drawn here.
+    """
     n = len(places)
+    if agents.place_capacity is not None:
+        return np.maximum(agents.place_capacity[places], 1e-3)
     if category == "workplace":
         return rng.pareto(1.2, n) + 1.0  # firm sizes: a few employ thousands
     if category == "bus":
@@ -125,9 +134,11 @@ class _Chooser:
 class _Venues:
     """The places of one category and how to choose one near a person."""
 
-    def __init__(self, agents: Agents, category: str, rng: np.random.Generator) -> None:
+    def __init__(self, agents: Agents, category: str, rng: np.random.Generator, kind: str | None = None) -> None:
         self.category = category
         self.places = agents.places_of(category)
+        if kind is not None and agents.place_kind is not None and (agents.place_kind[self.places] == kind).any():
+            self.places = self.places[agents.place_kind[self.places] == kind]
         weight = _popularity(agents, self.places, category, rng)
         self.weight = weight
         self.by_district = _Chooser(self.places, agents.place_district[self.places], weight,
@@ -201,13 +212,14 @@ class Routines:
             self.job[who] = self.venues[c].pick(agents.street[who], agents.district[who], rng.random(len(who)), wide)
             self.weekend_work[who] = WEEKEND_WORK.get(c, 0.7)
 
-        # Kindergarten at 3–5, school at 6–17, near home.
+        # Kindergarten at 3–5, school at 6–17 (of the kind for their age if the city has kinds), near home.
         self.school = np.full(n, -1, dtype=np.int64)
-        for c, (lo, hi) in (("kindergarten", (3, 6)), ("school", (6, 18))):
-            who = np.flatnonzero((age >= lo) & (age < hi))
-            if self.venues[c] and len(who):
-                self.school[who] = self.venues[c].pick(agents.street[who], agents.district[who],
-                                                       rng.random(len(who)), np.zeros(len(who), bool), local="street")
+        for kind, category, (lo, hi), _ in SCHOOL_KINDS:
+            who = np.flatnonzero((age >= lo) & (age <= hi))
+            schools = _Venues(agents, category, rng, kind=kind)
+            if schools and len(who):
+                self.school[who] = schools.pick(agents.street[who], agents.district[who], rng.random(len(who)),
+                                                np.zeros(len(who), bool), local="street")
         self.bus_commuter = (rng.random(n) < COMMUTE_BY_BUS) & ((self.job >= 0) | ((self.school >= 0) & (age >= 10)))
 
         # Usual places for errands.
