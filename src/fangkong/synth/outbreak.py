@@ -248,7 +248,6 @@ class Outbreak:
         d = (day - self.start).days
         origin = day_start(day)
         rng = np.random.default_rng([self.seed, day.toordinal(), 0x0B5])
-        self._booked: tuple[int, int] | None = None
         visits = _Visits(
             a.persons.index(presence.column("person_id").to_numpy()),
             a.places.index(presence.column("place_id").to_numpy()),
@@ -273,9 +272,9 @@ class Outbreak:
             np.minimum.at(busy_from, new.person, new.t_in - 20 * US_PER_MINUTE)
             np.maximum.at(busy_until, new.person, new.t_out + 20 * US_PER_MINUTE)
             away |= (visits.t_in < busy_until[visits.person]) & (visits.t_out > busy_from[visits.person])
-            if self._booked is not None:  # the venue is his for the session: no one else drops in
-                away |= ((visits.place == self.venue) & (visits.t_in < self._booked[1])
-                         & (visits.t_out > self._booked[0]))
+            if gathering:  # the venue is his for the session (gathering[0] is his own visit): no one drops in
+                host = gathering[0]
+                away |= (visits.place == self.venue) & (visits.t_in < host.t_out[0]) & (visits.t_out > host.t_in[0])
         visits = visits.take(np.flatnonzero(~away))
         if len(new):
             visits = _merge(visits, new, self._person_bits)
@@ -289,7 +288,7 @@ class Outbreak:
         }, schema=schema.PRESENCE)
 
     def _gathering(self, d: int, origin: int, rng: np.random.Generator) -> list[_Visits]:
-        """The index case's sales gathering of day ``d``, if he holds one: dozens of older people for 1–2 hours."""
+        """The index case's sales gathering of day ``d``, if he holds one: his visit, then dozens of older people's."""
         a, p = self.agents, self.params
         if (d not in p.gathering_days or d < p.index_arrival_day or self.venue == NOBODY
                 or self.absent_from[self.index] <= d):
@@ -308,7 +307,6 @@ class Outbreak:
         t_out = ends + rng.integers(-5 * 60, 10 * 60, m) * 1_000_000
         host = _Visits(np.array([self.index]), np.array([self.venue]), np.array([begins - 30 * US_PER_MINUTE]),
                        np.array([ends + 20 * US_PER_MINUTE]))
-        self._booked = (int(host.t_in[0]), int(host.t_out[0]))
         return [host, _Visits(guests, np.full(m, self.venue), t_in, t_out)]
 
     def _care_seeking(self, d: int, origin: int, rng: np.random.Generator, busy: Array) -> list[_Visits]:
