@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from fangkong.synth import schema
-from fangkong.synth.agents import Agents
 from fangkong.synth.city import build_city
 from fangkong.synth.outbreak import Outbreak, OutbreakParams
+from fangkong.synth.population import Population
 from fangkong.synth.presence import Routines
 from fangkong.synth.scenario import get_scenario
 
@@ -53,7 +53,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         t = time.perf_counter()
         routines = Routines.assign(city, seed=seed)
-        outbreak = Outbreak(city, OutbreakParams(), seed=seed, agents=routines.agents)
+        outbreak = Outbreak(city, OutbreakParams(), seed=seed, population=routines.population)
         setup = time.perf_counter() - t
         day_s, step_s, rows = [], [], 0
         for k in range(args.days):
@@ -71,19 +71,19 @@ def main() -> None:
               f"Outbreak.step {np.mean(step_s):.2f} s/day (max {max(step_s):.2f}); {rows:,} presence rows, "
               f"{rows / total:,.0f} rows/s, {rows / args.days / city.persons.num_rows:.2f} a person a day; "
               f"peak {peak_gib():.2f} GiB")
-        report(routines.agents, infections, categories)
+        report(routines.population, infections, categories)
 
 
-def report(agents: Agents, infections: pa.Table, categories: np.ndarray) -> None:
-    who = agents.persons.index(infections.column("infectee_id").to_numpy())
+def report(population: Population, infections: pa.Table, categories: np.ndarray) -> None:
+    who = population.persons.index(infections.column("infectee_id").to_numpy())
     index = infections.column("infectee_id")[0].as_py()
     place = infections.column("place_id").to_numpy(zero_copy_only=False)
     at_home = np.isnan(place)
     setting = np.full(len(place), "home", dtype=object)
-    setting[~at_home] = categories[agents.place_category[agents.places.index(place[~at_home].astype(np.int64))]]
+    setting[~at_home] = categories[population.place_category[population.places.index(place[~at_home].astype(np.int64))]]
     setting[0] = "index (outside)"
     by_index = int((infections.column("infector_id").to_numpy(zero_copy_only=False) == index).sum())
-    print(f"  {infections.num_rows} infections; aged 60+: {(agents.age[who] >= 60).mean():.0%}; "
+    print(f"  {infections.num_rows} infections; aged 60+: {(population.age[who] >= 60).mean():.0%}; "
           f"infected by the index case: {by_index}; asymptomatic: "
           f"{infections.column('asymptomatic').to_numpy(zero_copy_only=False).mean():.0%}")
     print("  by setting: " + ", ".join(f"{k} {v}" for k, v in Counter(setting.tolist()).most_common()))

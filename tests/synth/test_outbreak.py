@@ -11,9 +11,9 @@ import pyarrow.compute as pc
 import pytest
 
 from fangkong.synth import schema
-from fangkong.synth.agents import US_PER_DAY, US_PER_HOUR, Agents, CityLike, day_start
 from fangkong.synth.city import build_city
 from fangkong.synth.outbreak import OutbreakParams, simulate
+from fangkong.synth.population import US_PER_DAY, US_PER_HOUR, CityLike, Population, day_start
 from fangkong.synth.scenario import get_scenario
 from tests.synth import fake_city
 from tests.synth.test_presence import table_hash
@@ -25,7 +25,7 @@ PARAMS = OutbreakParams()
 @dataclass
 class Run:
     city: CityLike
-    agents: Agents
+    population: Population
     infections: pa.Table
     presence: dict[date, pa.Table]
 
@@ -41,7 +41,7 @@ class Run:
         return np.asarray(column.to_numpy(zero_copy_only=False))
 
     def age(self, person_ids: np.ndarray) -> np.ndarray:
-        return np.asarray(self.agents.age[self.agents.persons.index(person_ids)])
+        return np.asarray(self.population.age[self.population.persons.index(person_ids)])
 
 
 def run(city: CityLike, seed: int) -> Run:
@@ -50,7 +50,7 @@ def run(city: CityLike, seed: int) -> Run:
     infections = simulate(city, days=DAYS, seed=seed, on_day=presence.__setitem__,
                           progress=lambda done, total: days_done.append(done))
     assert days_done == list(range(1, DAYS + 1))
-    return Run(city, Agents.from_city(city), infections, presence)
+    return Run(city, Population.from_city(city), infections, presence)
 
 
 @pytest.fixture(scope="module", params=["stand-in", "tonghua-2021"])
@@ -119,15 +119,15 @@ def test_the_index_case_comes_from_outside_and_is_the_only_root(outbreak: Run) -
 
 
 def test_the_index_case_holds_gatherings_of_dozens_of_older_people(outbreak: Run) -> None:
-    agents = outbreak.agents
+    population = outbreak.population
     index = outbreak.column("infectee_id")[0]
     worst = outbreak.city.scenario.worst_district
     for k in PARAMS.gathering_days:
         table = outbreak.presence[outbreak.city.scenario.start + timedelta(days=k)]
         gatherings = 0
         for place, host_in, host_out in zip(*visits(table, index), strict=True):
-            venue = agents.places.index(np.array([place]))[0]
-            if agents.place_category[venue] != schema.PLACE_CATEGORIES.index("gathering"):
+            venue = population.places.index(np.array([place]))[0]
+            if population.place_category[venue] != schema.PLACE_CATEGORIES.index("gathering"):
                 continue
             at_venue = table.column("place_id").to_numpy() == place
             guest_in = table.column("t_in").cast(pa.int64()).to_numpy()[at_venue]
@@ -138,7 +138,7 @@ def test_the_index_case_holds_gatherings_of_dozens_of_older_people(outbreak: Run
             if with_him.sum() < PARAMS.gathering_size[0] - 5 or not old.all():
                 continue  # an errand of his own at a venue open to all, not his sales gathering
             gatherings += 1
-            assert agents.district_codes[agents.place_district[venue]] == worst
+            assert population.district_codes[population.place_district[venue]] == worst
             assert with_him.sum() <= PARAMS.gathering_size[1]
             minutes = (guest_out - guest_in)[with_him] / 60e6
             assert 45 <= np.median(minutes) <= 135
@@ -247,16 +247,16 @@ def test_presence_written_by_the_outbreak_has_nobody_in_two_places(outbreak: Run
 
 def test_older_people_are_most_of_the_cases(outbreak: Run) -> None:
     cases = outbreak.age(outbreak.column("infectee_id"))
-    population = outbreak.agents.age
+    everyone = outbreak.population.age
     assert (cases >= 60).mean() > 0.5
-    assert (cases >= 60).mean() > 1.8 * (population >= 60).mean()
+    assert (cases >= 60).mean() > 1.8 * (everyone >= 60).mean()
 
 
 def test_it_spreads_through_gatherings_and_households(outbreak: Run) -> None:
-    agents = outbreak.agents
+    population = outbreak.population
     place = outbreak.infections.column("place_id").to_numpy(zero_copy_only=False)[1:]
     at_home = np.isnan(place)
-    category = np.array(schema.PLACE_CATEGORIES)[agents.place_category[agents.places.index(
+    category = np.array(schema.PLACE_CATEGORIES)[population.place_category[population.places.index(
         place[~at_home].astype(np.int64))]]
     gathering = (category == "gathering").sum()
     assert (gathering + at_home.sum()) / len(place) > 0.6

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from fangkong.synth import schema
-from fangkong.synth.agents import US_PER_DAY, Agents, CityLike, day_start
 from fangkong.synth.city import build_city
+from fangkong.synth.population import US_PER_DAY, CityLike, Population, day_start
 from fangkong.synth.presence import Routines
 from fangkong.synth.scenario import get_scenario
 from tests.synth import fake_city
@@ -38,8 +38,8 @@ def city(request: pytest.FixtureRequest) -> CityLike:
 
 
 @pytest.fixture(scope="module")
-def agents(city: CityLike) -> Agents:
-    return Agents.from_city(city)
+def population(city: CityLike) -> Population:
+    return Population.from_city(city)
 
 
 @pytest.fixture(scope="module")
@@ -112,71 +112,73 @@ def test_a_person_has_several_records_a_day(city: CityLike, week: dict[date, pa.
         assert (counts == 0).mean() < 0.25
 
 
-def test_workers_go_to_work_on_weekdays_and_pupils_to_school(week: dict[date, pa.Table], agents: Agents) -> None:
+def test_workers_go_to_work_on_weekdays_and_pupils_to_school(week: dict[date, pa.Table],
+                                                              population: Population) -> None:
     def visitors(table: pa.Table, category: str) -> np.ndarray:
-        place = agents.places.index(table.column("place_id").to_numpy())
-        rows = agents.place_category[place] == schema.PLACE_CATEGORIES.index(category)
-        return np.asarray(agents.persons.index(table.column("person_id").to_numpy()[rows]))
+        place = population.places.index(table.column("place_id").to_numpy())
+        rows = population.place_category[place] == schema.PLACE_CATEGORIES.index(category)
+        return np.asarray(population.persons.index(table.column("person_id").to_numpy()[rows]))
 
     monday, sunday = week[MONDAY], week[SUNDAY]
     at_work = np.unique(visitors(monday, "workplace"))
-    assert 0.25 < len(at_work) / len(agents.age) < 0.5
+    assert 0.25 < len(at_work) / len(population.age) < 0.5
     assert len(np.unique(visitors(sunday, "workplace"))) < 0.3 * len(at_work)
-    assert ((agents.age[at_work] >= 18) & (agents.age[at_work] < 65)).all()
+    assert ((population.age[at_work] >= 18) & (population.age[at_work] < 65)).all()
     pupils = visitors(monday, "school")
     infants = visitors(monday, "kindergarten")
     # Teachers are adults at school too; the children are there by age.
-    assert ((agents.age[pupils] >= 6) & (agents.age[pupils] < 18)).mean() > 0.8
-    assert ((agents.age[infants] >= 3) & (agents.age[infants] < 6)).mean() > 0.8
+    assert ((population.age[pupils] >= 6) & (population.age[pupils] < 18)).mean() > 0.8
+    assert ((population.age[infants] >= 3) & (population.age[infants] < 6)).mean() > 0.8
     assert len(visitors(sunday, "school")) < 0.1 * len(pupils)
 
 
-def test_older_people_go_to_gatherings_more_often(week: dict[date, pa.Table], agents: Agents) -> None:
+def test_older_people_go_to_gatherings_more_often(week: dict[date, pa.Table], population: Population) -> None:
     table = pa.concat_tables(week.values())
-    place = agents.places.index(table.column("place_id").to_numpy())
-    person = agents.persons.index(table.column("person_id").to_numpy())
-    at_gathering = person[agents.place_category[place] == schema.PLACE_CATEGORIES.index("gathering")]
-    old = agents.age >= 60
+    place = population.places.index(table.column("place_id").to_numpy())
+    person = population.persons.index(table.column("person_id").to_numpy())
+    at_gathering = person[population.place_category[place] == schema.PLACE_CATEGORIES.index("gathering")]
+    old = population.age >= 60
     per_old = old[at_gathering].sum() / old.sum()
     per_young = (~old[at_gathering]).sum() / (~old).sum()
     assert per_old > 3 * per_young
 
 
-def test_market_popularity_is_heavy_tailed(week: dict[date, pa.Table], agents: Agents) -> None:
-    if agents.place_capacity is not None:
+def test_market_popularity_is_heavy_tailed(week: dict[date, pa.Table], population: Population) -> None:
+    if population.place_capacity is not None:
         pytest.skip("the city gives each market its pull: see the next test")
     table = pa.concat_tables(week.values())
-    place = agents.places.index(table.column("place_id").to_numpy())
-    person = agents.persons.index(table.column("person_id").to_numpy())
-    markets = agents.places_of("market")
-    visits = np.bincount(place, minlength=len(agents.places))[markets]
+    place = population.places.index(table.column("place_id").to_numpy())
+    person = population.persons.index(table.column("person_id").to_numpy())
+    markets = population.places_of("market")
+    visits = np.bincount(place, minlength=len(population.places))[markets]
     assert visits.max() > 4 * np.median(visits)
     assert visits.max() > 0.15 * visits.sum()
     # The vegetable wholesale market (批发) draws its own district and, more than any other market, the rest.
-    wholesale = markets[["批发" in agents.place_name[m] for m in markets]]
+    wholesale = markets[["批发" in population.place_name[m] for m in markets]]
     assert len(wholesale) == 1
-    district = agents.place_district[wholesale[0]]
-    rivals = markets[agents.place_district[markets] == district]
+    district = population.place_district[wholesale[0]]
+    rivals = markets[population.place_district[markets] == district]
     assert visits[np.searchsorted(markets, wholesale[0])] == visits[np.isin(markets, rivals)].max()
-    from_afar = np.bincount(place[agents.district[person] != agents.place_district[place]],
-                            minlength=len(agents.places))[markets]
+    from_afar = np.bincount(place[population.district[person] != population.place_district[place]],
+                            minlength=len(population.places))[markets]
     assert from_afar.argmax() == np.searchsorted(markets, wholesale[0])
 
 
-def test_places_draw_visits_in_proportion_to_the_city_s_sizes(week: dict[date, pa.Table], agents: Agents) -> None:
-    if agents.place_capacity is None:
+def test_places_draw_visits_in_proportion_to_the_city_s_sizes(week: dict[date, pa.Table],
+                                                               population: Population) -> None:
+    if population.place_capacity is None:
         pytest.skip("a city without sizes: weights are drawn by presence itself")
     table = pa.concat_tables(week.values())
-    visits = np.bincount(agents.places.index(table.column("place_id").to_numpy()), minlength=len(agents.places))
+    visits = np.bincount(population.places.index(table.column("place_id").to_numpy()), minlength=len(population.places))
     for category in ("market", "supermarket", "restaurant", "workplace", "school", "bus"):
-        places = agents.places_of(category)
-        assert np.corrcoef(visits[places], agents.place_capacity[places])[0, 1] > 0.8, category
+        places = population.places_of(category)
+        assert np.corrcoef(visits[places], population.place_capacity[places])[0, 1] > 0.8, category
 
 
-def test_bus_rides_are_short_and_vehicles_carry_many(week: dict[date, pa.Table], agents: Agents) -> None:
+def test_bus_rides_are_short_and_vehicles_carry_many(week: dict[date, pa.Table], population: Population) -> None:
     table = week[MONDAY]
-    place = agents.places.index(table.column("place_id").to_numpy())
-    rides = agents.place_category[place] == schema.PLACE_CATEGORIES.index("bus")
+    place = population.places.index(table.column("place_id").to_numpy())
+    rides = population.place_category[place] == schema.PLACE_CATEGORIES.index("bus")
     minutes = (table.column("t_out").cast(pa.int64()).to_numpy()
                - table.column("t_in").cast(pa.int64()).to_numpy())[rides] / 60e6
     assert 0.03 < rides.mean() < 0.25

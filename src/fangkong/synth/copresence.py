@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fangkong.synth.agents import Array
+from fangkong.synth.population import Array
 
 
 def co_present(place: Array, t_in: Array, t_out: Array, probe: Array, start: Array, end: Array

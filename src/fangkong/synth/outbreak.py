@@ -1,4 +1,4 @@
-"""The outbreak: agent-based transmission over households and shared presence, with its ground truth.
+"""The outbreak: individual-based transmission over households and shared presence, with its ground truth.
 
 Each simulated day the outbreak (1) takes out of the day's presence everyone who stays at home
 (a day or two after symptom onset) or is isolated, and the index case before he arrives, (2) adds
@@ -30,17 +30,17 @@ import numpy as np
 import pyarrow as pa
 
 from fangkong.synth import schema
-from fangkong.synth.agents import (
+from fangkong.synth.copresence import co_present
+from fangkong.synth.population import (
     CATEGORY_CODE,
     US_PER_DAY,
     US_PER_HOUR,
     US_PER_MINUTE,
-    Agents,
     Array,
     CityLike,
+    Population,
     day_start,
 )
-from fangkong.synth.copresence import co_present
 from fangkong.synth.presence import Routines
 
 NEVER = np.iinfo(np.int64).max
@@ -164,13 +164,14 @@ def _merge(visits: _Visits, added: _Visits, person_bits: int) -> _Visits:
 class Outbreak:
     """The state of an outbreak in a city, advanced one day at a time over that day's presence."""
 
-    def __init__(self, city: CityLike, params: OutbreakParams, *, seed: int, agents: Agents | None = None) -> None:
+    def __init__(self, city: CityLike, params: OutbreakParams, *, seed: int,
+                 population: Population | None = None) -> None:
         self.params = params
         self.seed = seed
         self.start = city.scenario.start
         self.worst_district = city.scenario.worst_district
-        self.agents = agents if agents is not None else Agents.from_city(city)
-        a = self.agents
+        self.population = population if population is not None else Population.from_city(city)
+        a = self.population
         n = len(a.persons)
         self.infected_at = np.full(n, NEVER, dtype=np.int64)
         self.infector = np.full(n, NOBODY, dtype=np.int64)
@@ -194,7 +195,7 @@ class Outbreak:
     # -- the index case -------------------------------------------------------------------------
 
     def _choose_index(self, rng: np.random.Generator) -> int:
-        a, p = self.agents, self.params
+        a, p = self.population, self.params
         worst = a.district_codes.index(self.worst_district) if self.worst_district in a.district_codes else -1
         of_age = (a.age >= p.index_age[0]) & (a.age <= p.index_age[1])
         for candidates in (of_age & (a.district == worst), of_age, np.ones(len(a.age), bool)):
@@ -204,7 +205,7 @@ class Outbreak:
 
     def _choose_venue(self, rng: np.random.Generator) -> tuple[int, Array]:
         """The gathering venue in the worst district, and the older people who come to it regularly."""
-        a, p = self.agents, self.params
+        a, p = self.population, self.params
         venues = a.places_of("gathering")
         if not len(venues):
             return NOBODY, np.zeros(0, np.int64)
@@ -244,7 +245,7 @@ class Outbreak:
         People at home or isolated are taken out of ``presence``; the index case's gatherings and
         visits of the newly ill to a pharmacy or hospital are added.
         """
-        a, p = self.agents, self.params
+        a, p = self.population, self.params
         d = (day - self.start).days
         origin = day_start(day)
         rng = np.random.default_rng([self.seed, day.toordinal(), 0x0B5])
@@ -289,7 +290,7 @@ class Outbreak:
 
     def _gathering(self, d: int, origin: int, rng: np.random.Generator) -> list[_Visits]:
         """The index case's sales gathering of day ``d``, if he holds one: his visit, then dozens of older people's."""
-        a, p = self.agents, self.params
+        a, p = self.population, self.params
         if (d not in p.gathering_days or d < p.index_arrival_day or self.venue == NOBODY
                 or self.absent_from[self.index] <= d):
             return []
@@ -314,7 +315,7 @@ class Outbreak:
 
         Those in ``busy`` (at today's gathering) do not: one added visit a day each keeps visits apart.
         """
-        a, p = self.agents, self.params
+        a, p = self.population, self.params
         onset = self.onset_at
         ill = np.flatnonzero((onset >= origin) & (onset < origin + 17 * US_PER_HOUR) & ~self.asymptomatic
                              & (self.absent_from > d))
@@ -339,7 +340,7 @@ class Outbreak:
 
     def _transmit(self, d: int, origin: int, visits: _Visits, rng: np.random.Generator) -> None:
         """Draw today's infections at places and at home; give the newly infected their natural history."""
-        a, p = self.agents, self.params
+        a, p = self.population, self.params
         day_end = origin + US_PER_DAY
         infectious = (self.infectious_from < day_end) & (self.infectious_until > origin)
         susceptible = self.infected_at == NEVER
@@ -417,7 +418,7 @@ class Outbreak:
 
     def _infect(self, who: Array, infector: Array, place: Array, when: Array, rng: np.random.Generator) -> None:
         """Record new infections and draw their natural history."""
-        a, p = self.agents, self.params
+        a, p = self.population, self.params
         m = len(who)
         self.infected_at[who] = when
         self.infector[who] = infector
@@ -451,7 +452,7 @@ class Outbreak:
 
     def infections(self) -> pa.Table:
         """Everyone infected so far (schema.INFECTIONS), in order of infection; the index case first."""
-        a = self.agents
+        a = self.population
         who = np.concatenate(self.infected_order)
         order = np.lexsort((a.persons.ids[who], self.infected_at[who]))
         who = who[order]
@@ -478,7 +479,7 @@ def simulate(city: CityLike, *, days: int, seed: int, on_day: Callable[[date, pa
     ``progress(done, days)`` is called after each day.
     """
     routines = Routines.assign(city, seed=seed)
-    outbreak = Outbreak(city, params or OutbreakParams(), seed=seed, agents=routines.agents)
+    outbreak = Outbreak(city, params or OutbreakParams(), seed=seed, population=routines.population)
     for k in range(days):
         day = city.scenario.start + timedelta(days=k)
         presence = outbreak.step(day, routines.day(day))

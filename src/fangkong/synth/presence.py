@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from fangkong.synth import schema
-from fangkong.synth.agents import CATEGORY_CODE, Agents, Array, CityLike, day_start
+from fangkong.synth.population import CATEGORY_CODE, Array, CityLike, Population, day_start
 from fangkong.synth.venues import SCHOOL_KINDS
 
 # Age bands used for rates: 0–5, 6–17, 18–59, 60+.
@@ -83,14 +83,14 @@ LUNCH_OUT = 0.15
 ATTENDANCE = 0.94  # of workers and pupils on a working day
 
 
-def _popularity(agents: Agents, places: Array, category: str, rng: np.random.Generator) -> Array:
+def _popularity(population: Population, places: Array, category: str, rng: np.random.Generator) -> Array:
     """Heavy-tailed weights of the places of one category: how many people choose each.
 
     The city's own sizes (employees, pupils, visitors a day) when it has them, else drawn here.
     """
     n = len(places)
-    if agents.place_capacity is not None:
-        return np.maximum(agents.place_capacity[places], 1e-3)
+    if population.place_capacity is not None:
+        return np.maximum(population.place_capacity[places], 1e-3)
     if category == "workplace":
         return rng.pareto(1.2, n) + 1.0  # firm sizes: a few employ thousands
     if category == "bus":
@@ -98,7 +98,7 @@ def _popularity(agents: Agents, places: Array, category: str, rng: np.random.Gen
     sigma = {"school": 0.5, "kindergarten": 0.5, "pharmacy": 0.6, "gathering": 0.6, "restaurant": 0.8}
     weight = rng.lognormal(0.0, sigma.get(category, 1.0), n)
     if category == "market":
-        wholesale = np.array(["批发" in agents.place_name[p] for p in places], dtype=bool)
+        wholesale = np.array(["批发" in population.place_name[p] for p in places], dtype=bool)
         weight = np.where(wholesale, WHOLESALE_PULL * weight.mean(), weight)
     return weight
 
@@ -134,16 +134,20 @@ class _Chooser:
 class _Venues:
     """The places of one category and how to choose one near a person."""
 
-    def __init__(self, agents: Agents, category: str, rng: np.random.Generator, kind: str | None = None) -> None:
+    def __init__(self, population: Population, category: str, rng: np.random.Generator,
+                 kind: str | None = None) -> None:
         self.category = category
-        self.places = agents.places_of(category)
-        if kind is not None and agents.place_kind is not None and (agents.place_kind[self.places] == kind).any():
-            self.places = self.places[agents.place_kind[self.places] == kind]
-        weight = _popularity(agents, self.places, category, rng)
+        self.places = population.places_of(category)
+        if kind is not None and population.place_kind is not None:
+            of_kind = population.place_kind[self.places] == kind
+            if of_kind.any():
+                self.places = self.places[of_kind]
+        weight = _popularity(population, self.places, category, rng)
         self.weight = weight
-        self.by_district = _Chooser(self.places, agents.place_district[self.places], weight,
-                                    len(agents.district_codes))
-        self.by_street = _Chooser(self.places, agents.place_street[self.places], weight, len(agents.street_codes))
+        self.by_district = _Chooser(self.places, population.place_district[self.places], weight,
+                                    len(population.district_codes))
+        self.by_street = _Chooser(self.places, population.place_street[self.places], weight,
+                                  len(population.street_codes))
 
     def __bool__(self) -> bool:
         return len(self.places) > 0
@@ -186,14 +190,14 @@ class _Rows:
 class Routines:
     """What each person of a city does on a day, from assignments made once (job, school, usual places)."""
 
-    def __init__(self, agents: Agents, seed: int) -> None:
-        self.agents = agents
+    def __init__(self, population: Population, seed: int) -> None:
+        self.population = population
         self.seed = seed
         rng = np.random.default_rng([seed, 0x9E5E])
-        n = len(agents.persons)
-        age = agents.age
+        n = len(population.persons)
+        age = population.age
         self.band = np.searchsorted(BAND_EDGES, age, side="right")
-        self.venues = {c: _Venues(agents, c, rng) for c in schema.PLACE_CATEGORIES if c in ERRANDS or c in
+        self.venues = {c: _Venues(population, c, rng) for c in schema.PLACE_CATEGORIES if c in ERRANDS or c in
                        JOB_SHARES or c == "bus"}
 
         # A job: the employed share of each age, at a place chosen by size, in their district (92 %).
@@ -209,16 +213,17 @@ class Routines:
         for k, c in enumerate(categories):
             who = np.flatnonzero(employed & (job_category == k))
             wide = rng.random(len(who)) < 0.08
-            self.job[who] = self.venues[c].pick(agents.street[who], agents.district[who], rng.random(len(who)), wide)
+            self.job[who] = self.venues[c].pick(population.street[who], population.district[who],
+                                                rng.random(len(who)), wide)
             self.weekend_work[who] = WEEKEND_WORK.get(c, 0.7)
 
         # Kindergarten at 3–5, school at 6–17 (of the kind for their age if the city has kinds), near home.
         self.school = np.full(n, -1, dtype=np.int64)
         for kind, category, (lo, hi), _ in SCHOOL_KINDS:
             who = np.flatnonzero((age >= lo) & (age <= hi))
-            schools = _Venues(agents, category, rng, kind=kind)
+            schools = _Venues(population, category, rng, kind=kind)
             if schools and len(who):
-                self.school[who] = schools.pick(agents.street[who], agents.district[who], rng.random(len(who)),
+                self.school[who] = schools.pick(population.street[who], population.district[who], rng.random(len(who)),
                                                 np.zeros(len(who), bool), local="street")
         self.bus_commuter = (rng.random(n) < COMMUTE_BY_BUS) & ((self.job >= 0) | ((self.school >= 0) & (age >= 10)))
 
@@ -228,19 +233,19 @@ class Routines:
             habit = ERRAND_HABITS[c]
             if self.venues[c]:
                 wide = rng.random(n) < habit.wide
-                self.usual[c] = self.venues[c].pick(agents.street, agents.district, rng.random(n), wide,
+                self.usual[c] = self.venues[c].pick(population.street, population.district, rng.random(n), wide,
                                                     local=habit.local)
 
     @classmethod
     def assign(cls, city: CityLike, *, seed: int) -> Routines:
         """Give every person of the city a job or school and usual places, from ``seed``."""
-        return cls(Agents.from_city(city), seed)
+        return cls(Population.from_city(city), seed)
 
     def day(self, day: date) -> pa.Table:
         """The presence records of one day (schema.PRESENCE), sorted by (place_id, t_in)."""
-        agents = self.agents
+        population = self.population
         rng = np.random.default_rng([self.seed, day.toordinal(), 0xDA7])
-        n = len(agents.persons)
+        n = len(population.persons)
         everyone = np.arange(n, dtype=np.int64)
         workday = day.weekday() < 5
 
@@ -272,7 +277,7 @@ class Routines:
             place = self.usual[c][who]
             elsewhere = np.flatnonzero(rng.random(m) >= habit.stick)
             place[elsewhere] = self.venues[c].pick(
-                agents.street[who[elsewhere]], agents.district[who[elsewhere]], rng.random(len(elsewhere)),
+                population.street[who[elsewhere]], population.district[who[elsewhere]], rng.random(len(elsewhere)),
                 rng.random(len(elsewhere)) < habit.wide, local=habit.local)
             minutes = _lognormal_minutes(rng, m, habit.median_minutes, habit.sigma, habit.bounds)
             errands.append((who, block, place, minutes))
@@ -300,12 +305,12 @@ class Routines:
         lunchers = workers[lunch]
         if self.venues["restaurant"]:
             job = self.job[lunchers]
-            near_job = self.venues["restaurant"].pick(agents.place_street[job], agents.place_district[job],
+            near_job = self.venues["restaurant"].pick(population.place_street[job], population.place_district[job],
                                                       rng.random(len(lunchers)), np.zeros(len(lunchers), bool))
             rows.add(lunchers, DAY, near_job, _lognormal_minutes(rng, len(lunchers), 40, 0.3, (20, 70)))
         rows.add(lunchers, DAY, self.job[lunchers], (total - before_lunch)[lunch])
         pupils = everyone[studying]
-        kinder = agents.place_category[self.school[pupils]] == CATEGORY_CODE["kindergarten"]
+        kinder = population.place_category[self.school[pupils]] == CATEGORY_CODE["kindergarten"]
         rows.add(pupils, DAY, self.school[pupils],
                  np.where(kinder, rng.integers(540, 580, len(pupils)), rng.integers(500, 530, len(pupils))))
         for who, block, place, minutes in errands:
@@ -317,7 +322,7 @@ class Routines:
     def _bus_rides(self, rng: np.random.Generator, who: Array) -> tuple[Array, Array]:
         """A vehicle of the rider's district, chosen afresh, and a ride's length in minutes, for each rider."""
         m = len(who)
-        vehicle = self.venues["bus"].pick(self.agents.street[who], self.agents.district[who], rng.random(m),
+        vehicle = self.venues["bus"].pick(self.population.street[who], self.population.district[who], rng.random(m),
                                           np.zeros(m, bool))
         return vehicle, _lognormal_minutes(rng, m, 20, 0.5, (5, 70))
 
@@ -325,7 +330,7 @@ class Routines:
         """Run each person's activities of a block one after another; drop those past the block's end."""
         person = np.concatenate(rows.person)
         block = np.concatenate(rows.block)
-        if 4 * len(self.agents.persons) >= 2**31:
+        if 4 * len(self.population.persons) >= 2**31:
             person = person.astype(np.int64)
         slot = person * 4 + block
         perm = np.argsort(slot, kind="stable")  # stable: the order rows were added in is their order in a block
@@ -340,27 +345,28 @@ class Routines:
         t_out = block_start[block, person] * 60 + ends - before
         t_in = t_out - duration
         keep = t_out <= np.asarray(BLOCK_END)[block] * 60
-        return presence_table(self.agents, day, person[keep], place[keep], t_in[keep], t_out[keep])
+        return presence_table(self.population, day, person[keep], place[keep], t_in[keep], t_out[keep])
 
 
-def presence_table(agents: Agents, day: date, person: Array, place: Array, t_in: Array, t_out: Array) -> pa.Table:
+def presence_table(population: Population, day: date, person: Array, place: Array, t_in: Array,
+                   t_out: Array) -> pa.Table:
     """schema.PRESENCE rows of one day, sorted by (place_id, t_in, person_id).
 
     Persons and places are dense indexes; times are seconds after the day's local midnight.
     """
     person = person.astype(np.int64)
     place = place.astype(np.int64)
-    person_bits = max(1, len(agents.persons) - 1).bit_length()
+    person_bits = max(1, len(population.persons) - 1).bit_length()
     time_bits = max(1, int(t_in.max(initial=0)) - int(t_in.min(initial=0)) + 1).bit_length()
-    if max(1, len(agents.places) - 1).bit_length() + time_bits + person_bits <= 63:
+    if max(1, len(population.places) - 1).bit_length() + time_bits + person_bits <= 63:
         key = ((place << time_bits) | (t_in - t_in.min(initial=0))) << person_bits | person
         perm = np.argsort(key)
     else:
         perm = np.lexsort((person, t_in, place))
     origin = day_start(day)
     return pa.table({
-        "person_id": agents.persons.ids[person[perm]],
-        "place_id": agents.places.ids[place[perm]],
+        "person_id": population.persons.ids[person[perm]],
+        "place_id": population.places.ids[place[perm]],
         "t_in": pa.array(origin + t_in[perm] * 1_000_000, type=pa.int64()).cast(schema.UTC_TS),
         "t_out": pa.array(origin + t_out[perm] * 1_000_000, type=pa.int64()).cast(schema.UTC_TS),
     }, schema=schema.PRESENCE)

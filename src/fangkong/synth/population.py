@@ -109,7 +109,7 @@ def _unique_prefixes(*columns: pa.ChunkedArray, length: int) -> list[str]:
 
 
 @dataclass
-class Agents:
+class Population:
     """Persons and places of a city by dense index (ascending id), with what the simulation needs of them."""
 
     persons: IdIndex
@@ -130,7 +130,7 @@ class Agents:
     place_kind: Array | None  # a refinement of the category (e.g. "health_product_hall"), if the city says
 
     @classmethod
-    def from_city(cls, city: CityLike) -> Agents:
+    def from_city(cls, city: CityLike) -> Population:
         """Build the arrays from the city's persons, households and places tables."""
         persons = city.persons.sort_by("person_id")
         place_order = np.argsort(city.places.column("place_id").to_numpy(), kind="stable")
