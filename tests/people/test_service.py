@@ -142,3 +142,17 @@ def test_a_correction_is_audited_with_the_changed_fields(session: Session, as_us
     entry = session.execute(select(AuditEntry).where(AuditEntry.action == Action.UPDATE,
                                                      AuditEntry.entity_id == str(person.id))).scalars().one()
     assert {"phone", "name"} <= set(entry.detail["fields"])
+
+
+def test_a_broad_search_stops_counting_at_the_limit(session: Session, as_user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The most common first pinyin letter in the community matches more people than the limit.
+    letter, count = session.execute(
+        select(func.substr(Person.name_initials, 1, 1), func.count()).where(Person.jurisdiction_code == COMMUNITY_DC)
+        .group_by(func.substr(Person.name_initials, 1, 1)).order_by(func.count().desc()).limit(1)).one()
+    assert count > 3
+    monkeypatch.setattr(service, "SEARCH_COUNT_LIMIT", 3)
+    as_user(WORKER_DC)
+    found = service.search_persons(session, letter, size=2)
+    assert (found.total, found.is_total_capped, len(found.items)) == (3, True, 2)
+    everyone = service.search_persons(session)  # no query: the exact count
+    assert everyone.is_total_capped is False and everyone.total > 3

@@ -21,6 +21,8 @@ class Page(Generic[T]):
     total: int
     page: int
     size: int
+    # True when counting stopped at a limit: there are at least ``total`` results.
+    is_total_capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -40,12 +42,23 @@ class PageOut(BaseModel, Generic[T]):
     total: int
     page: int
     size: int
+    total_is_capped: bool = False
 
 
-def paginate(session: Session, stmt: Select[Any], *, page: int = 1, size: int = 50) -> Page[Any]:
-    """Run ``stmt`` for one page; the count goes through the same scoping as the rows."""
+def paginate(session: Session, stmt: Select[Any], *, page: int = 1, size: int = 50,
+             count_limit: int | None = None) -> Page[Any]:
+    """Run ``stmt`` for one page; the count goes through the same scoping as the rows.
+
+    With ``count_limit``, counting stops there (a search typed letter by letter should not count a
+    quarter of the city on every key): the page then says "at least ``count_limit``".
+    """
     page = max(1, page)
     size = max(1, min(size, MAX_PAGE_SIZE))
-    total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    counted = stmt.order_by(None)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    capped = count_limit is not None and total > count_limit
     items = list(session.execute(stmt.limit(size).offset((page - 1) * size)).scalars())
-    return Page(items=items, total=total, page=page, size=size)
+    return Page(items=items, total=count_limit if capped and count_limit is not None else total, page=page,
+                size=size, is_total_capped=capped)

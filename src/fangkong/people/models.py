@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.core.auth import Permission
-from fangkong.core.db import Base, utcnow
+from fangkong.core.db import Base, code_column_type, utcnow
 from fangkong.core.errors import N_
 from fangkong.core.scope import Scoped
 from fangkong.geo.models import Unit
@@ -59,11 +59,11 @@ class Person(Scoped, Base):
     name: Mapped[str] = mapped_column(String(40))
     # Search keys kept beside the data: pinyin initials (zs → 张三), and the ID and phone reversed,
     # so that "last digits" is an indexed prefix search rather than a scan.
-    name_initials: Mapped[str] = mapped_column(String(40), index=True)
-    name_pinyin: Mapped[str] = mapped_column(String(160), index=True)
-    id_number_rev: Mapped[str] = mapped_column(String(18), index=True)
+    name_initials: Mapped[str] = mapped_column(code_column_type(40), index=True)
+    name_pinyin: Mapped[str] = mapped_column(code_column_type(160), index=True)
+    id_number_rev: Mapped[str] = mapped_column(code_column_type(18), index=True)
     phone: Mapped[str | None] = mapped_column(String(11))
-    phone_rev: Mapped[str | None] = mapped_column(String(11), index=True)
+    phone_rev: Mapped[str | None] = mapped_column(code_column_type(11), index=True)
     sex: Mapped[Sex] = mapped_column()
     birth_date: Mapped[date] = mapped_column()
     address: Mapped[str] = mapped_column(String(160), default="")

@@ -19,6 +19,7 @@ from fangkong.people import identity
 from fangkong.people.models import Household, Person, Sex
 from fangkong.people.schemas import PersonIn, PersonPatch
 
+SEARCH_COUNT_LIMIT = 1000  # a search reports "1,000+" rather than counting further
 _LATIN = re.compile(r"^[a-zA-Z]+$")
 _DIGITS = re.compile(r"^\d+[xX]?$")
 
@@ -144,11 +145,18 @@ def search_stmt(q: str | None = None, *, within: str | None = None) -> Select[An
         if len(q) < 4:
             raise Invalid.field("q", N_("Give at least the last four digits."))
         tail = q.upper()[::-1]
-        return stmt.where(or_(Person.id_number_rev.startswith(tail), Person.phone_rev.startswith(tail)))
+        return stmt.where(or_(_starts_with(Person.id_number_rev, tail), _starts_with(Person.phone_rev, tail)))
     if _LATIN.match(q):
         q = q.lower()
-        return stmt.where(or_(Person.name_initials.startswith(q), Person.name_pinyin.startswith(q)))
+        return stmt.where(or_(_starts_with(Person.name_initials, q), _starts_with(Person.name_pinyin, q)))
     return stmt.where(Person.name.contains(q))
+
+
+def _starts_with(column: Any, prefix: str) -> Any:
+    # A range rather than LIKE 'x%': both databases answer a range from the column's index
+    # (LIKE is case-insensitive in SQLite and collation-bound in PostgreSQL, so neither uses it).
+    lo, hi = prefix_range(prefix)
+    return (column >= lo) & (column < hi)
 
 
 def search_persons(session: Session, q: str | None = None, *, within: str | None = None,
@@ -156,7 +164,8 @@ def search_persons(session: Session, q: str | None = None, *, within: str | None
     """Persons in scope matching ``q`` (see ``search_stmt``), a page at a time."""
     if within:
         geo.check_code(within, field="jurisdiction")
-    return paginate(session, search_stmt(q, within=within), page=page, size=size)
+    return paginate(session, search_stmt(q, within=within), page=page, size=size,
+                    count_limit=SEARCH_COUNT_LIMIT if q else None)
 
 
 def get_household(session: Session, household_id: int) -> Household:

@@ -92,7 +92,7 @@ def list_persons(session: SessionDep, principal: Reader, q: str | None = None, j
     ID number or phone; ``jurisdiction``: a code prefix to narrow to."""
     result = service.search_persons(session, q, within=jurisdiction, page=page, size=size)
     return PersonPage(items=[PersonOut.model_validate(p) for p in result.items], total=result.total,
-                      page=result.page, size=result.size)
+                      page=result.page, size=result.size, total_is_capped=result.is_total_capped)
 
 
 @api.get("/persons/{person_id}", response_model=PersonOut)
