@@ -13,12 +13,16 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import fangkong.models  # noqa: F401  (every table on the metadata)
 from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.auth import verify_password
-from fangkong.core.db import make_engine, system_session
+from fangkong.core.db import Base, make_engine, system_session
 from fangkong.core.migrate import upgrade
 from fangkong.core.scope import Principal
 from fangkong.geo.models import Building, Compound, Facility, FacilityKind, Jurisdiction, Place, PlaceCategory, Unit
@@ -197,6 +201,19 @@ def test_new_rows_are_numbered_after_the_loaded_ones(session: Session) -> None:
     session.add(compound)
     session.flush()
     assert compound.id == highest + 1
+
+
+def test_the_schema_is_whole_again_after_a_load(loaded: tuple[Engine, dict[str, int], Path], session: Session) -> None:
+    # Indexes (and on PostgreSQL unique and foreign-key constraints) are dropped for the load.
+    with loaded[0].connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
+    person = session.get(Person, 1)
+    assert person is not None
+    twin = Person(id_number=person.id_number, id_number_rev=person.id_number_rev, name="王五", name_initials="ww",
+                  name_pinyin="wangwu", sex=Sex.MALE, birth_date=person.birth_date, jurisdiction_code="220502001001")
+    session.add(twin)
+    with pytest.raises(IntegrityError):
+        session.flush()
 
 
 def test_loading_into_a_database_that_has_a_city_is_refused(loaded: tuple[Engine, dict[str, int], Path],
