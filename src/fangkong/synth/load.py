@@ -52,7 +52,8 @@ PLACE_CATEGORY_OF: dict[str, PlaceCategory] = {
     c: PlaceCategory({"bus": "bus_line", "gathering": "gathering_venue"}.get(c, c)) for c in PLACE_CATEGORIES
 }
 BATCH_ROWS = 100_000
-_CSV = pa_csv.WriteOptions(include_header=False, quoting_style="needed")  # "" is an empty string, nothing is NULL
+# Strings quoted, NULL as an empty unquoted field: exactly how PostgreSQL reads CSV ("" is an empty string).
+_CSV = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 # Each table's rows, with the table's column names, in id order. ``dwelling`` is a temporary table:
 # every household with its compound, building and unit numbered (see ``_DWELLING``).
