@@ -23,12 +23,18 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## run: install, migrate, load the demo city if the database is empty, serve on http://127.0.0.1:8000
-run: install
-	@mkdir -p var
+# The demo city: about 50,000 people of the worst-hit district (东昌区) over 14 days, generated once.
+DEMO_DATASET := var/synth/tonghua-2021-50k
+
+## run: install, migrate, generate the demo city once and load it if the database is empty, serve on http://127.0.0.1:8000
+run: install $(DEMO_DATASET)/manifest.json
 	$(BIN)/fangkong db upgrade
-	$(BIN)/fangkong demo load --if-empty
+	$(BIN)/fangkong demo load --if-empty --from $(DEMO_DATASET)
 	$(BIN)/fangkong serve --no-migrate
+
+$(DEMO_DATASET)/manifest.json: | install
+	$(BIN)/fangkong synth --scenario tonghua-2021 --population 50000 --days 14 --seed 2021 --district 220502 \
+	    --out $(DEMO_DATASET)
 
 # Chromium for the browser tests (Debian's package; Playwright drives it, never downloads one).
 browser-deps:

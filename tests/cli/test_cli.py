@@ -16,9 +16,10 @@ from fangkong.users.service import user_for_token
 from tests.conftest import drop_database, fresh_database_url
 
 
-def fangkong(*args: str, url: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FANGKONG_DATABASE_URL": url, "FANGKONG_SECRET_KEY": "cli-test"}
-    return subprocess.run([sys.executable, "-m", "fangkong.cli.main", *args], env=env, input=stdin,
+def fangkong(*args: str, url: str, stdin: str | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "FANGKONG_DATABASE_URL": url, "FANGKONG_SECRET_KEY": "cli-test", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "fangkong.cli.main", *args], env=environment, input=stdin,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
@@ -35,6 +37,27 @@ def fail(message: str) -> typer.Exit:
     """Print one clear line to stderr and return the exit to raise (status 1)."""
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(1)
+
+
+def bad_input(message: str) -> typer.Exit:
+    """Print one clear line to stderr and return the exit to raise for bad input (status 2, as for usage errors)."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+@contextmanager
+def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress display and the ``(stage, done, total)`` callback that draws a bar per stage."""
+    bars: dict[str, TaskID] = {}
+    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=out, transient=False) as progress:
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage, total=total)
+            progress.update(bars[stage], completed=done, total=total)
+
+        yield report
 
 
 def connected_engine() -> Engine:
@@ -76,12 +99,13 @@ def db_upgrade() -> None:
 
 @demo_app.command("load")
 def demo_load(
-    seed: Annotated[int, typer.Option(help="Random seed of the population.")] = 2021,
+    seed: Annotated[int, typer.Option(help="Random seed of the small built-in city.")] = 2021,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when data exist.")] = False,
+    source: Annotated[Path | None, typer.Option(
+        "--from", help="Load this synthetic dataset (written by `fangkong synth --out DIR`) instead.",
+    )] = None,
 ) -> None:
     """Load the demo city (通化市) and the demo users into an empty database."""
-    from rich.progress import Progress
-
     from fangkong.synth import demo
 
     engine = connected_engine()
@@ -90,12 +114,51 @@ def demo_load(
             if not if_empty:
                 raise fail("the database already holds a jurisdiction tree; load the demo into an empty one")
             out.print("demo city already loaded")
-        else:
+        elif source is None:
             with Progress(console=out, transient=True) as progress:
                 progress.add_task("loading the demo city", total=None)
                 counts = demo.load(session, seed=seed)
             out.print("loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        else:
+            from fangkong.synth.dataset import DatasetError
+            from fangkong.synth.load import NotEmpty, load_dataset
+
+            try:
+                with progress_bars() as report:
+                    counts = load_dataset(session, source, progress=report)
+            except DatasetError as exc:
+                raise bad_input(str(exc)) from None
+            except NotEmpty as exc:
+                raise fail(str(exc)) from None
+            out.print("loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     out.print(f"demo logins (password {demo.DEMO_PASSWORD}): " + ", ".join(u.username for u in demo.DEMO_USERS))
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into (must be empty).")],
+    scenario: Annotated[str, typer.Option(help="The city and outbreak to synthesise.")] = "tonghua-2021",
+    population: Annotated[int, typer.Option(help="Persons to generate.")] = 50_000,
+    days: Annotated[int, typer.Option(help="Days of presence and outbreak to simulate.")] = 14,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 2021,
+    district: Annotated[list[str] | None, typer.Option(
+        help="Only this district or county (code, e.g. 220502); repeatable. Default: all.",
+    )] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the dataset already in --out.")] = False,
+) -> None:
+    """Generate a synthetic city and its outbreak as a dataset of Parquet files (layout: fangkong.synth.schema)."""
+    from fangkong.synth.dataset import DatasetError, write_dataset
+
+    try:
+        with progress_bars() as report:
+            manifest = write_dataset(out_dir, scenario=scenario, population=population, days=days, seed=seed,
+                                     force=force, districts=district, progress=report)
+    except DatasetError as exc:
+        raise bad_input(str(exc)) from None
+    rows = manifest.rows
+    out.print(f"wrote {out_dir}: {rows['persons']} persons, {rows['households']} households, "
+              f"{rows['places']} places, {rows.get('presence', 0)} presence rows over {manifest.days} days, "
+              f"{rows['infections']} infections")
 
 
 @user_app.command("create")

@@ -128,11 +128,13 @@ class PlaceCategory(StrEnum):
     SUPERMARKET = "supermarket"
     RESTAURANT = "restaurant"
     SCHOOL = "school"
+    KINDERGARTEN = "kindergarten"  # 幼儿园: enclosed rooms of small children, traced like a classroom
     HOSPITAL = "hospital"
     PHARMACY = "pharmacy"
     WORKPLACE = "workplace"
     BUS_LINE = "bus_line"
     GATHERING_VENUE = "gathering_venue"
+    OTHER = "other"  # any other venue with a venue code (a bath house, a bank hall …)
 
 
 class Place(GeoScoped, Base):
