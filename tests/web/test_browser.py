@@ -33,6 +33,9 @@ from fangkong.synth import demo
 from fangkong.users.models import LoginFailure, User, UserSession
 from tests.conftest import CITY_COMMANDER, VIEWER, WORKER_DC, build_database, drop_database
 
+# The machine running the suite may be busy: give assertions on the page time to come true.
+expect.set_options(timeout=15_000)
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
