@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ import pyarrow.compute as pc
 import pytest
 
 from fangkong.synth import schema
+from tests.synth.fake_city import FakeCity, FakeScenario
 
 START = date(2021, 1, 1)
 DISTRICTS = {"220502": "东昌区", "220503": "二道江区"}
@@ -34,30 +34,7 @@ WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 CHECK = np.array(list("10X98765432"))
 
 
-@dataclass(frozen=True)
-class FakeScenario:
-    """The fields of a Scenario the dataset writer reads."""
-
-    name: str = "tonghua-2021"
-    start: date = START
-    worst_district: str = "220502"
-
-
-@dataclass
-class FakeCity:
-    """The City contract: the tables of the files, with their exact schemas, and the maps."""
-
-    scenario: FakeScenario
-    seed: int
-    jurisdictions: pa.Table
-    households: pa.Table
-    dwellings: pa.Table
-    persons: pa.Table
-    places: pa.Table
-    facilities: pa.Table
-    geojson: dict[str, dict[str, Any]]
-
-
+# The scenario and city shapes are the ones the simulation's tests use.
 def get_scenario(name: str) -> FakeScenario:
     """The one scenario; ValueError for any other name, as the real one raises."""
     if name != "tonghua-2021":
