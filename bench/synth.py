@@ -1,6 +1,6 @@
 """Generate the synthetic city and its outbreak to Parquet, and print what it cost.
 
-    python bench/synth.py --population 1812114 --days 14 --out /tmp/tonghua-full
+    python bench/synth.py --population 1812114 --days 14 --out var/synth/tonghua-full
 
 Prints the wall time of the whole write (city, presence, outbreak, Parquet files and manifest),
 persons per second, presence rows per second, and the process's peak resident memory. Loading the
