@@ -172,6 +172,13 @@ def log_in(page: Page, username: str, password: str = demo.DEMO_PASSWORD) -> Non
     page.locator("main form button[type=submit]").click()
 
 
+def wait_for_htmx(page: Page) -> None:
+    """Wait until the page has loaded and htmx has wired it: the address changes before that, and
+    typing or clicking earlier would send nothing."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => window.htmx !== undefined && document.readyState === 'complete'")
+
+
 def path_of(page: Page) -> str:
     """The path and query of the page's address."""
     return re.sub(r"^https?://[^/]+", "", page.url)
@@ -241,6 +248,7 @@ def test_pinyin_initials_find_a_person_live_showing_only_the_masked_name(
     expect(page).to_have_url(f"{served.url}/")
     page.locator("nav.groups a[href='/people']").click()
     expect(page).to_have_url(f"{served.url}/people")
+    wait_for_htmx(page)
     # Marks that a full page load would wipe out: a window property and the first results table.
     page.evaluate("window.sameDocument = true")
     page.locator("#results table").evaluate("t => t.dataset.before = 'yes'")
@@ -323,6 +331,7 @@ def test_community_worker_can_search_and_open_a_person_on_a_phone(
     assert_fits_phone(page)
     page.locator("nav.groups a[href='/people']").tap()
     expect(page.locator("#results table[data-testid=people]")).to_have_count(1)
+    wait_for_htmx(page)
     assert_fits_phone(page)
     page.locator("input[type=search]").fill(known_person.initials)
     link = page.locator(f"#results a[href='/people/{known_person.id}']")
