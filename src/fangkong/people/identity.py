@@ -14,7 +14,10 @@ from pypinyin import Style, lazy_pinyin
 
 from fangkong.core.errors import N_, Invalid
 
-# Province-level region codes: the first two digits of every resident ID number.
+# Province-level region codes: the first two digits of every resident ID number. Only the province
+# (and a non-zero prefecture part) is checked: an ID number keeps the county code of where it was
+# first issued, and counties have been renamed, merged and renumbered since, so a list of today's
+# county codes would refuse the valid numbers of many older residents.
 PROVINCE_CODES = {
     "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
