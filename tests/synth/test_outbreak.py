@@ -11,12 +11,9 @@ import pyarrow.compute as pc
 import pytest
 
 from fangkong.synth import schema
-from fangkong.synth.city import build_city
 from fangkong.synth.outbreak import OutbreakParams, simulate
 from fangkong.synth.population import US_PER_DAY, US_PER_HOUR, CityLike, Population, day_start
-from fangkong.synth.scenario import get_scenario
-from tests.synth import fake_city
-from tests.synth.test_presence import table_hash
+from tests.synth.conftest import table_hash
 
 DAYS = 16
 PARAMS = OutbreakParams()
@@ -53,12 +50,9 @@ def run(city: CityLike, seed: int) -> Run:
     return Run(city, Population.from_city(city), infections, presence)
 
 
-@pytest.fixture(scope="module", params=["stand-in", "tonghua-2021"])
-def city(request: pytest.FixtureRequest) -> CityLike:
-    """The tests' stand-in with only the contract's tables, and the generated city with its sizes and kinds."""
-    if request.param == "stand-in":
-        return fake_city.build(20_000, seed=7)
-    return build_city(get_scenario("tonghua-2021"), population=20_000, seed=7)
+@pytest.fixture(scope="module")
+def city(sim_city: CityLike) -> CityLike:
+    return sim_city
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, timedelta
 
 import numpy as np
@@ -10,31 +9,18 @@ import pyarrow as pa
 import pytest
 
 from fangkong.synth import schema
-from fangkong.synth.city import build_city
 from fangkong.synth.population import US_PER_DAY, CityLike, Population, day_start
 from fangkong.synth.presence import Routines
-from fangkong.synth.scenario import get_scenario
-from tests.synth import fake_city
+from tests.synth.conftest import table_hash
 
 MONDAY = date(2021, 1, 4)
 SUNDAY = date(2021, 1, 10)
 WEEK = [date(2021, 1, 4) + timedelta(days=k) for k in range(7)]
 
 
-def table_hash(table: pa.Table) -> str:
-    """A digest of a table's schema and content."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
-
-
-@pytest.fixture(scope="module", params=["stand-in", "tonghua-2021"])
-def city(request: pytest.FixtureRequest) -> CityLike:
-    """The tests' stand-in with only the contract's tables, and the generated city with its sizes and kinds."""
-    if request.param == "stand-in":
-        return fake_city.build(20_000, seed=7)
-    return build_city(get_scenario("tonghua-2021"), population=20_000, seed=7)
+@pytest.fixture(scope="module")
+def city(sim_city: CityLike) -> CityLike:
+    return sim_city
 
 
 @pytest.fixture(scope="module")
