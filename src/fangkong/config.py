@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     data_dir: Path = VAR_DIR / "data"
     default_locale: str = "zh_CN"
     timezone: str = "Asia/Shanghai"
+    # The rule set (防控方案) the outbreak runs under: a file of src/fangkong/rulesets.
+    ruleset: str = "protocol-8"
     # Login throttling: failures allowed per user name (and, more loosely, per address) in the window.
     login_max_failures: int = 5
     login_max_failures_per_address: int = 30

@@ -31,6 +31,11 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     JOBS_READ = "jobs:read"
     JOBS_WRITE = "jobs:write"
+    TESTING_READ = "testing:read"  # rounds, samples, coverage, re-sampling orders, temporary control
+    TESTING_WRITE = "testing:write"  # rounds, sites, tubes, samples
+    TESTING_MARK = "testing:mark"  # door-to-door marks on the list of people not yet sampled
+    TUBES_READ = "tubes:read"  # tubes and their results (a lab account: its own tubes only)
+    RESULTS_WRITE = "results:write"  # lab result imports
 
 
 class Role(StrEnum):
@@ -73,18 +78,21 @@ ROLE_LABELS: dict[Role, str] = {
 P = Permission
 _BASE = {P.GEO_READ, P.AGGREGATES_READ}
 _PEOPLE = {P.PEOPLE_READ, P.PEOPLE_WRITE, P.PEOPLE_REVEAL}
+_TESTING = {P.TESTING_READ, P.TESTING_WRITE, P.TESTING_MARK, P.TUBES_READ, P.RESULTS_WRITE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(Permission)),
-    Role.COMMANDER: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.USERS_READ, P.AUDIT_READ, P.JOBS_READ}),
-    Role.TESTING_STAFF: frozenset(_BASE | _PEOPLE | {P.JOBS_READ, P.JOBS_WRITE}),
-    Role.TRACER: frozenset(_BASE | _PEOPLE | {P.JOBS_READ, P.JOBS_WRITE}),
-    Role.ISOLATION_STAFF: frozenset(_BASE | _PEOPLE),
+    Role.COMMANDER: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.USERS_READ, P.AUDIT_READ, P.JOBS_READ,
+                                       P.TESTING_READ, P.TUBES_READ}),
+    Role.TESTING_STAFF: frozenset(_BASE | _PEOPLE | _TESTING | {P.JOBS_READ, P.JOBS_WRITE}),
+    Role.TRACER: frozenset(_BASE | _PEOPLE | {P.JOBS_READ, P.JOBS_WRITE, P.TESTING_READ, P.TUBES_READ}),
+    Role.ISOLATION_STAFF: frozenset(_BASE | _PEOPLE | {P.TESTING_READ}),
     Role.SUPPLY_STAFF: frozenset(_BASE | {P.PEOPLE_READ}),
     Role.CARE_STAFF: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL}),
     Role.PUBLICITY_STAFF: frozenset(_BASE),
-    Role.COMMUNITY_WORKER: frozenset(_BASE | _PEOPLE),
-    Role.LAB: frozenset({P.GEO_READ}),
+    Role.COMMUNITY_WORKER: frozenset(_BASE | _PEOPLE | {P.TESTING_READ, P.TESTING_MARK}),
+    # A lab account is bound to its lab (User.facility_id): it reads and imports its own tubes only.
+    Role.LAB: frozenset({P.GEO_READ, P.TUBES_READ, P.RESULTS_WRITE, P.JOBS_READ, P.JOBS_WRITE}),
     Role.INSPECTOR: frozenset(_BASE),
     Role.VIEWER: frozenset(_BASE),
 }

@@ -10,6 +10,10 @@ them. Then:
 * every flush is checked by the ``before_flush`` hook: a new, changed or deleted scoped row outside
   the principal's write scope stops the transaction with ``Forbidden``.
 
+A table may also name a facility column (``facility_attribute``): an account bound to a facility
+(a lab, an isolation site, a hospital) then sees and writes only that facility's rows of it, on top
+of its jurisdiction.
+
 A session with no principal refuses to query scoped tables at all, so forgetting to bind one fails
 loudly instead of leaking.
 """
@@ -149,6 +153,8 @@ class Scoped:
     write_permission: ClassVar[Permission]
     # Counting rows is allowed with this permission (viewers see how many, never who).
     aggregate_permission: ClassVar[Permission] = Permission.AGGREGATES_READ
+    # The column holding the facility a row belongs to, for facility-bound accounts (see module doc).
+    facility_attribute: ClassVar[str | None] = None
 
     jurisdiction_code: Mapped[str] = mapped_column(code_column_type(), index=True)
 
@@ -178,6 +184,21 @@ def scope_criteria(cls: Any, prefixes: tuple[str, ...] | None) -> ColumnElement[
     return ranges[0] if len(ranges) == 1 else or_(*ranges)
 
 
+def criteria_for(principal: Principal, cls: Any, permission: Permission) -> ColumnElement[bool] | None:
+    """Everything ``principal`` may reach of ``cls`` with ``permission``: its jurisdictions and,
+    for a facility-bound account, its facility (None: no filter).
+
+    The ORM hook applies this to every statement; a bulk service that must use table-level SQL
+    (a million-row import) applies the same criteria through this function.
+    """
+    criteria = scope_criteria(cls, principal.prefixes(permission))
+    attribute = getattr(cls, "facility_attribute", None)
+    if attribute is None or principal.facility_id is None or principal.is_system:
+        return criteria
+    own = getattr(cls, attribute) == principal.facility_id
+    return own if criteria is None else and_(criteria, own)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -201,7 +222,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
             permission = cls.aggregate_permission if aggregate else cls.read_permission
         else:
             permission = cls.write_permission
-        criteria = scope_criteria(cls, principal.prefixes(permission))
+        criteria = criteria_for(principal, cls, permission)
         if criteria is not None:
             options.append(with_loader_criteria(cls, criteria, include_aliases=True))
     if options:
@@ -227,6 +248,9 @@ def _check_writes(session: Session, _flush_context: Any, _instances: Any) -> Non
         for code in codes:
             if not principal.can(type(obj).write_permission, code):
                 raise Forbidden(N_("You may not change records outside your jurisdiction."))
+        attribute = type(obj).facility_attribute
+        if attribute and principal.facility_id is not None and getattr(obj, attribute) != principal.facility_id:
+            raise Forbidden(N_("You may not change records of another facility."))
 
 
 def _attr_history(obj: Any, name: str) -> list[str]:

@@ -182,6 +182,8 @@ class Facility(GeoScoped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
+    # A short code the facility is known by in files (a lab's 检测机构 code in its result files).
+    code: Mapped[str | None] = mapped_column(String(40), unique=True)
     kind: Mapped[FacilityKind] = mapped_column(index=True)
     address: Mapped[str] = mapped_column(String(160), default="")
     capacity: Mapped[int | None] = mapped_column()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.core.auth import Permission
@@ -26,6 +26,26 @@ class Sex(StrEnum):
     def label(self) -> str:
         """The sex in the interface (an msgid)."""
         return N_("Male") if self is Sex.MALE else N_("Female")
+
+
+class Whereabouts(StrEnum):
+    """Where a person is kept now: at home, or taken out of the community's daily life."""
+
+    AT_HOME = "at_home"
+    ISOLATED = "isolated"  # in central isolation (集中隔离)
+    IN_HOSPITAL = "in_hospital"
+
+    @property
+    def label(self) -> str:
+        """The value in the interface (an msgid)."""
+        return WHEREABOUTS_LABELS[self]
+
+
+WHEREABOUTS_LABELS = {
+    Whereabouts.AT_HOME: N_("At home"),
+    Whereabouts.ISOLATED: N_("In central isolation"),
+    Whereabouts.IN_HOSPITAL: N_("In hospital"),
+}
 
 
 class Household(Scoped, Base):
@@ -51,6 +71,8 @@ class Person(Scoped, Base):
     """One person; one row per resident ID number."""
 
     __tablename__ = "persons"
+    # A round's target population is counted per community among those at home.
+    __table_args__ = (Index("ix_persons_jurisdiction_whereabouts", "jurisdiction_code", "whereabouts"),)
     read_permission = Permission.PEOPLE_READ
     write_permission = Permission.PEOPLE_WRITE
 
@@ -69,6 +91,9 @@ class Person(Scoped, Base):
     address: Mapped[str] = mapped_column(String(160), default="")
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
     household: Mapped[Household | None] = relationship(back_populates="members")
+    # Set by the isolation and treatment loops; a round's target is everyone still at home.
+    whereabouts: Mapped[Whereabouts] = mapped_column(default=Whereabouts.AT_HOME,
+                                                     server_default=Whereabouts.AT_HOME.value)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,71 @@
+"""Rule sets (防控方案): the numbers of a national protocol, shipped as data files beside this module.
+
+An outbreak runs under one rule set (``FANGKONG_RULESET``, ``protocol-8`` by default); records that
+depend on it (a testing round) keep the name of the rule set they were made under. A deployment
+edits the TOML files; the code holds none of their numbers.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FOLDER = Path(__file__).resolve().parent
+
+
+class TestingRules(BaseModel):
+    """Mass testing: pool sizes by risk and the clocks of the testing loop."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allowed_pool_sizes: tuple[int, ...] = Field(min_length=1)
+    pool_size_low: int
+    pool_size_medium: int
+    pool_size_high: int
+    key_group_pool_size: int
+    round_hours: float = Field(gt=0)
+    pooled_result_hours: float = Field(gt=0)
+    single_result_hours: float = Field(gt=0)
+    retest_hours: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _sizes_allowed(self) -> TestingRules:
+        for size in (self.pool_size_low, self.pool_size_medium, self.pool_size_high, self.key_group_pool_size):
+            if size not in self.allowed_pool_sizes:
+                raise ValueError(f"pool size {size} is not among allowed_pool_sizes")
+        return self
+
+
+class RuleSet(BaseModel):
+    """One protocol's numbers, by module."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+    title: str
+    testing: TestingRules
+
+
+def available() -> list[str]:
+    """The names of the shipped rule sets."""
+    return sorted(p.stem for p in FOLDER.glob("*.toml"))
+
+
+@lru_cache
+def load(name: str) -> RuleSet:
+    """The rule set called ``name``; ``LookupError`` when there is none."""
+    path = FOLDER / f"{name}.toml"
+    if name not in available():
+        raise LookupError(f"no rule set {name!r}; available: {', '.join(available())}")
+    with path.open("rb") as fh:
+        return RuleSet.model_validate(tomllib.load(fh))
+
+
+def current() -> RuleSet:
+    """The rule set the deployment runs under."""
+    from fangkong.config import get_settings
+
+    return load(get_settings().ruleset)
