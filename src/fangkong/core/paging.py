@@ -46,11 +46,12 @@ class PageOut(BaseModel, Generic[T]):
 
 
 def paginate(session: Session, stmt: Select[Any], *, page: int = 1, size: int = 50,
-             count_limit: int | None = None) -> Page[Any]:
+             count_limit: int | None = None, scalars: bool = True) -> Page[Any]:
     """Run ``stmt`` for one page; the count goes through the same scoping as the rows.
 
     With ``count_limit``, counting stops there (a search typed letter by letter should not count a
-    quarter of the city on every key): the page then says "at least ``count_limit``".
+    quarter of the city on every key): the page then says "at least ``count_limit``". With
+    ``scalars=False`` the items are whole rows rather than their first column.
     """
     page = max(1, page)
     size = max(1, min(size, MAX_PAGE_SIZE))
@@ -59,6 +60,7 @@ def paginate(session: Session, stmt: Select[Any], *, page: int = 1, size: int = 
         counted = counted.limit(count_limit + 1)
     total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
     capped = count_limit is not None and total > count_limit
-    items = list(session.execute(stmt.limit(size).offset((page - 1) * size)).scalars())
+    result = session.execute(stmt.limit(size).offset((page - 1) * size))
+    items = list(result.scalars()) if scalars else list(result.all())
     return Page(items=items, total=count_limit if capped and count_limit is not None else total, page=page,
                 size=size, is_total_capped=capped)

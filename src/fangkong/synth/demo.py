@@ -133,6 +133,7 @@ def load(session: Session, *, seed: int = 2021, households_per_unit: int = 4) ->
                              (FacilityKind.ISOLATION_SITE, "集中隔离点"), (FacilityKind.SAMPLING_SITE, "核酸采样点"),
                              (FacilityKind.WAREHOUSE, "应急物资仓库")]:
             f = Facility(name=dname + suffix, kind=kind, jurisdiction_code=dcode,
+                         code=f"LAB{dcode}" if kind is FacilityKind.LAB else None,
                          capacity=rng.randint(50, 400) if kind is FacilityKind.ISOLATION_SITE else None)
             session.add(f)
             facilities[f.name] = f

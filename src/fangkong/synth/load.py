@@ -89,7 +89,8 @@ _ROWS: dict[str, str] = {
                p.jurisdiction_code
         FROM places p JOIN place_categories c USING (category) ORDER BY id""",
     "facilities": """
-        SELECT facility_id AS id, name, kind, '' AS address, capacity, lat, lon, jurisdiction_code
+        SELECT facility_id AS id, name, CASE WHEN kind = 'lab' THEN 'LAB' || facility_id END AS code, kind,
+               '' AS address, capacity, lat, lon, jurisdiction_code
         FROM facilities ORDER BY id""",
 }
 _DWELLING = """

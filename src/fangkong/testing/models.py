@@ -213,13 +213,16 @@ class TubeResult(Scoped, Base):
     write_permission = Permission.RESULTS_WRITE
     facility_attribute = "lab_id"
 
+    # Results arrive a million at a time and are read through their tube: the primary key is the
+    # only index, so that an import costs little more than copying the file in.
     tube_id: Mapped[int] = mapped_column(ForeignKey("tubes.id"), primary_key=True)
     outcome: Mapped[Outcome] = mapped_column()
     tested_at: Mapped[datetime] = mapped_column()
     ct_value: Mapped[float | None] = mapped_column()
-    lab_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"), index=True)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("result_imports.id"), index=True)
+    lab_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("result_imports.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    jurisdiction_code: Mapped[str] = mapped_column(code_column_type(), index=False)
 
 
 class Sample(Scoped, Base):

@@ -6,7 +6,7 @@ result files) and where a person is kept (at home, isolated, in hospital).
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-30 20:26:51.380094
+Create Date: 2026-11-30 20:30:13.472502
 """
 
 from collections.abc import Sequence
@@ -144,11 +144,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tube_id'], ['tubes.id'], name=op.f('fk_tube_results_tube_id_tubes')),
     sa.PrimaryKeyConstraint('tube_id', name=op.f('pk_tube_results'))
     )
-    with op.batch_alter_table('tube_results', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_tube_results_import_id'), ['import_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_tube_results_jurisdiction_code'), ['jurisdiction_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_tube_results_lab_id'), ['lab_id'], unique=False)
-
     op.create_table('door_visits',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('round_id', sa.Integer(), nullable=False),
@@ -276,11 +271,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_door_visits_jurisdiction_code'))
 
     op.drop_table('door_visits')
-    with op.batch_alter_table('tube_results', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_tube_results_lab_id'))
-        batch_op.drop_index(batch_op.f('ix_tube_results_jurisdiction_code'))
-        batch_op.drop_index(batch_op.f('ix_tube_results_import_id'))
-
     op.drop_table('tube_results')
     with op.batch_alter_table('resample_orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_resample_orders_source_tube_id'))

@@ -1,0 +1,588 @@
+"""Rounds, sampling sites, tubes and sampling registration, and the pool loop that results drive."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from fangkong import rulesets
+from fangkong.core import audit, events
+from fangkong.core.auth import Permission
+from fangkong.core.db import utcnow
+from fangkong.core.errors import N_, Conflict, FieldError, Invalid, NotFound
+from fangkong.core.scope import get_or_404, principal_of, system_access
+from fangkong.geo import service as geo
+from fangkong.geo.models import Facility, FacilityKind
+from fangkong.people.models import Person
+from fangkong.testing.events import ControlReleased, PoolPositive, PositiveFound, ResamplingOrdered, ResamplingOverdue
+from fangkong.testing.models import (
+    Control,
+    ControlReason,
+    ControlState,
+    OrderKind,
+    OrderMember,
+    Outcome,
+    Purpose,
+    ResampleOrder,
+    Risk,
+    Round,
+    RoundArea,
+    Sample,
+    SamplingSite,
+    Tube,
+    TubeResult,
+    TubeState,
+)
+from fangkong.testing.schemas import (
+    BatchResult,
+    EntryResult,
+    EntryStatus,
+    RoundIn,
+    SampleBatch,
+    SampleEntry,
+    SiteIn,
+)
+
+# ---------------------------------------------------------------------------------------------- rounds
+
+
+def rules_of(round_: Round) -> rulesets.TestingRules:
+    """The testing rules the round runs under."""
+    return rulesets.load(round_.ruleset).testing
+
+
+def pool_size_for_risk(rules: rulesets.TestingRules, risk: Risk) -> int:
+    """The rule set's pool size for an area of ``risk``."""
+    return {Risk.LOW: rules.pool_size_low, Risk.MEDIUM: rules.pool_size_medium,
+            Risk.HIGH: rules.pool_size_high}[risk]
+
+
+def rounds(session: Session) -> list[Round]:
+    """The rounds the user's testing permission reaches: those over, under or at their jurisdictions."""
+    principal = principal_of(session)
+    stmt = select(Round).order_by(Round.starts_at.desc(), Round.id.desc())
+    prefixes = principal.prefixes(Permission.TESTING_READ)
+    if prefixes is None:
+        return list(session.execute(stmt).scalars())
+    if not prefixes:
+        return []
+    found = session.execute(stmt).scalars().all()
+    return [r for r in found if any(p.startswith(r.jurisdiction_code) or r.jurisdiction_code.startswith(p)
+                                    for p in prefixes)]
+
+
+def get_round(session: Session, round_id: int) -> Round:
+    """One round the user may see; ``NotFound`` otherwise."""
+    for r in rounds(session):
+        if r.id == round_id:
+            return r
+    raise NotFound(N_("No such round."))
+
+
+def create_round(session: Session, data: RoundIn) -> Round:
+    """Open a round over a jurisdiction subtree under the deployment's rule set."""
+    principal = principal_of(session)
+    principal.require(Permission.TESTING_WRITE, data.jurisdiction_code)
+    geo.require_jurisdiction(session, data.jurisdiction_code)
+    ruleset = rulesets.current()
+    rules = ruleset.testing
+    deadline = data.deadline or data.starts_at + timedelta(hours=rules.round_hours)
+    if deadline <= data.starts_at:
+        raise Invalid.field("deadline", N_("The deadline must come after the start."))
+    round_ = Round(name=data.name, jurisdiction_code=data.jurisdiction_code, ruleset=ruleset.name,
+                   default_risk=data.default_risk, starts_at=data.starts_at, deadline=deadline,
+                   created_by_id=principal.user_id)
+    errors: list[FieldError] = []
+    for i, area in enumerate(data.areas):
+        field = f"areas.{i}"
+        if not area.jurisdiction_code.startswith(data.jurisdiction_code):
+            errors.append(FieldError(f"{field}.jurisdiction_code", N_("This area lies outside the round.")))
+            continue
+        size = area.pool_size or pool_size_for_risk(rules, area.risk)
+        if size not in rules.allowed_pool_sizes:
+            errors.append(FieldError(f"{field}.pool_size", N_("Pool size {size} is not allowed by the rule set."),
+                                     {"size": size}))
+            continue
+        round_.areas.append(RoundArea(jurisdiction_code=area.jurisdiction_code, risk=area.risk, pool_size=size))
+    if errors:
+        raise Invalid(N_("Please correct the marked fields."), errors=errors)
+    session.add(round_)
+    session.flush()
+    return round_
+
+
+def set_area(session: Session, round_: Round, code: str, risk: Risk, pool_size: int | None = None) -> RoundArea:
+    """Set (or change) the risk and pool size of an area of a round; later tubes use it."""
+    principal_of(session).require(Permission.TESTING_WRITE, code)
+    if not code.startswith(round_.jurisdiction_code):
+        raise Invalid.field("jurisdiction_code", N_("This area lies outside the round."))
+    rules = rules_of(round_)
+    size = pool_size or pool_size_for_risk(rules, risk)
+    if size not in rules.allowed_pool_sizes:
+        raise Invalid.field("pool_size", N_("Pool size {size} is not allowed by the rule set."), size=size)
+    area = next((a for a in round_.areas if a.jurisdiction_code == code), None)
+    if area is None:
+        area = RoundArea(jurisdiction_code=code, risk=risk, pool_size=size)
+        round_.areas.append(area)
+    else:
+        area.risk, area.pool_size = risk, size
+    session.flush()
+    return area
+
+
+def area_of(round_: Round, code: str) -> tuple[Risk, int]:
+    """The risk and pool size at ``code``: the narrowest area of the round holding it, else the default."""
+    best = None
+    for area in round_.areas:
+        if code.startswith(area.jurisdiction_code) and (best is None or len(area.jurisdiction_code) >
+                                                        len(best.jurisdiction_code)):
+            best = area
+    if best is not None:
+        return best.risk, best.pool_size
+    return round_.default_risk, pool_size_for_risk(rules_of(round_), round_.default_risk)
+
+
+def close_round(session: Session, round_: Round, *, now: datetime | None = None) -> Round:
+    """End a round's sampling; results and re-tests still come in."""
+    principal_of(session).require(Permission.TESTING_WRITE, round_.jurisdiction_code)
+    if round_.closed_at is None:
+        round_.closed_at = now or utcnow()
+        session.flush()
+    return round_
+
+
+# ----------------------------------------------------------------------------------------------- sites
+
+
+def create_site(session: Session, data: SiteIn) -> SamplingSite:
+    """Register a sampling site and the communities it serves."""
+    geo.require_jurisdiction(session, data.jurisdiction_code)
+    errors = []
+    for i, code in enumerate(data.serves):
+        if len(code) != 12 or geo.get_jurisdiction(session, code) is None:
+            errors.append(FieldError(f"serves.{i}", N_("No such community: {code}"), {"code": code}))
+    if data.closes_at <= data.opens_at:
+        errors.append(FieldError("closes_at", N_("The closing time must come after the opening time.")))
+    if errors:
+        raise Invalid(N_("Please correct the marked fields."), errors=errors)
+    site = SamplingSite(name=data.name, jurisdiction_code=data.jurisdiction_code, address=data.address,
+                        opens_at=data.opens_at, closes_at=data.closes_at, serves=list(data.serves))
+    session.add(site)
+    session.flush()
+    return site
+
+
+def sites(session: Session, *, serving: str | None = None) -> list[SamplingSite]:
+    """The sampling sites in scope; with ``serving``, those that serve that community."""
+    found = session.execute(select(SamplingSite).order_by(SamplingSite.jurisdiction_code, SamplingSite.id)).scalars()
+    return [s for s in found if serving is None or serving in s.serves or serving.startswith(s.jurisdiction_code)]
+
+
+def get_site(session: Session, site_id: int) -> SamplingSite:
+    """One sampling site in scope."""
+    return get_or_404(session, SamplingSite, site_id, what=N_("No such sampling site."))
+
+
+# ----------------------------------------------------------------------------------------------- tubes
+
+
+def get_tube(session: Session, code: str) -> Tube:
+    """A tube by its barcode, in scope."""
+    tube = session.execute(select(Tube).where(Tube.code == code)).scalar_one_or_none()
+    if tube is None:
+        raise NotFound(N_("No such tube: {code}"), code=code)
+    return tube
+
+
+def open_tube(session: Session, round_: Round, code: str, *, site: SamplingSite | None,
+              pool_size: int | None = None, purpose: Purpose = Purpose.SCREENING,
+              jurisdiction_code: str | None = None) -> Tube:
+    """Open a tube (scan its barcode) at a site for a round."""
+    if not round_.is_open and purpose is Purpose.SCREENING:
+        raise Conflict(N_("The round is closed."))
+    where = jurisdiction_code or (site.jurisdiction_code if site else round_.jurisdiction_code)
+    rules = rules_of(round_)
+    size = 1 if purpose is Purpose.RETEST else pool_size or area_of(round_, where)[1]
+    if size not in rules.allowed_pool_sizes:
+        raise Invalid.field("pool_size", N_("Pool size {size} is not allowed by the rule set."), size=size)
+    with system_access(session):
+        taken = session.execute(select(Tube.id).where(Tube.code == code)).first()
+    if taken is not None:
+        raise Conflict(N_("Tube {code} is already in use."), code=code)
+    tube = Tube(code=code, round_id=round_.id, site_id=site.id if site else None, pool_size=size, purpose=purpose,
+                jurisdiction_code=where)
+    session.add(tube)
+    session.flush()
+    return tube
+
+
+def close_tube(session: Session, tube: Tube, *, now: datetime | None = None) -> Tube:
+    """Close a tube that will take no more persons."""
+    if tube.state is TubeState.OPEN:
+        tube.state = TubeState.CLOSED
+        tube.closed_at = now or utcnow()
+        session.flush()
+    return tube
+
+
+def send_tubes(session: Session, codes: Sequence[str], lab_id: int, *, now: datetime | None = None) -> int:
+    """Hand closed (or still open) tubes to a lab; returns how many were sent."""
+    lab = session.get(Facility, lab_id)
+    if lab is None or lab.kind is not FacilityKind.LAB:
+        raise Invalid.field("lab_id", N_("No such laboratory."))
+    now = now or utcnow()
+    tubes = {t.code: t for t in session.execute(select(Tube).where(Tube.code.in_(set(codes)))).scalars()}
+    missing = [c for c in codes if c not in tubes]
+    if missing:
+        raise Invalid(N_("Unknown tubes: {codes}"), codes=", ".join(missing[:20]),
+                      errors=[FieldError("tube_codes", N_("No such tube: {code}"), {"code": c}) for c in missing])
+    for tube in tubes.values():
+        if tube.state is TubeState.OPEN:
+            tube.closed_at = now
+        tube.state, tube.sent_at, tube.lab_id = TubeState.SENT, now, lab.id
+    session.flush()
+    return len(tubes)
+
+
+# -------------------------------------------------------------------------------------------- sampling
+
+
+def register_batch(session: Session, batch: SampleBatch, *, now: datetime | None = None) -> BatchResult:
+    """Store a sampling device's batch; every entry gets its own outcome.
+
+    A retried batch finds its entries by client id and stores nothing twice; a person already
+    sampled in the round is reported with their tube. Entries for tubes of other rounds, full
+    tubes or persons outside the user's jurisdiction are rejected one by one, the rest stored.
+    """
+    principal = principal_of(session)
+    principal.require(Permission.TESTING_WRITE)
+    now = now or utcnow()
+    round_ = get_round(session, batch.round_id)
+    if batch.purpose is Purpose.SCREENING and not round_.is_open:
+        raise Conflict(N_("The round is closed."))
+    site = get_site(session, batch.site_id) if batch.site_id is not None else None
+    results: dict[int, EntryResult] = {}
+
+    def reject(i: int, entry: SampleEntry, message: str, **params: Any) -> None:
+        from fangkong.core.i18n import translate
+
+        results[i] = EntryResult(client_id=entry.client_id, status=EntryStatus.REJECTED,
+                                 message=translate(message, params))
+
+    entries = list(enumerate(batch.entries))
+    # A retried batch: entries whose client id is on file were stored before.
+    with system_access(session):
+        known = dict(session.execute(select(Sample.client_id, Sample.id)
+                                     .where(Sample.client_id.in_({e.client_id for _, e in entries}))).all())
+    seen_ids: set[str] = set()
+    fresh = []
+    for i, entry in entries:
+        if entry.client_id in known:
+            results[i] = EntryResult(client_id=entry.client_id, status=EntryStatus.ALREADY_STORED,
+                                     sample_id=known[entry.client_id])
+        elif entry.client_id in seen_ids:
+            reject(i, entry, N_("The client id {client_id} appears twice in the batch."), client_id=entry.client_id)
+        else:
+            seen_ids.add(entry.client_id)
+            fresh.append((i, entry))
+
+    persons = _persons(session, [e for _, e in fresh])
+    tubes = {t.code: t for t in session.execute(
+        select(Tube).where(Tube.code.in_({e.tube_code for _, e in fresh})).with_for_update()).scalars()}
+    orders = _open_orders(session, round_, batch.purpose, [p[0] for p in persons.values()]) \
+        if batch.purpose is not Purpose.SCREENING else {}
+    wanted: list[tuple[int, SampleEntry, int, str, str, int | None]] = []
+    for i, entry in fresh:
+        person = persons.get(entry.person_id if entry.person_id is not None else (entry.id_number or "").upper())
+        if person is None:
+            reject(i, entry, N_("No such person in your jurisdiction."))
+            continue
+        person_id, community = person
+        if not principal.can(Permission.TESTING_WRITE, community):
+            reject(i, entry, N_("No such person in your jurisdiction."))
+            continue
+        if entry.sampled_at > now + timedelta(minutes=10):
+            reject(i, entry, N_("The sampling time {value} is in the future."), value=entry.sampled_at.isoformat())
+            continue
+        order_id = None
+        if batch.purpose is not Purpose.SCREENING:
+            order_id = orders.get(person_id)
+            if order_id is None:
+                reject(i, entry, N_("This person has no open re-sampling order in this round."))
+                continue
+        # The round's sampling and a re-sampling after an invalid tube share one key, so a person
+        # holds at most one standing sample of the round; a re-test has its own, per order.
+        once = f"o{order_id}:p{person_id}" if batch.purpose is Purpose.RETEST else f"r{round_.id}:p{person_id}"
+        wanted.append((i, entry, person_id, community, once, order_id))
+
+    # A person scanned twice (earlier, or twice in this batch) is reported with their tube.
+    with system_access(session):
+        earlier = dict(session.execute(
+            select(Sample.once_key, Tube.code).join(Tube, Tube.id == Sample.tube_id)
+            .where(Sample.once_key.in_({w[4] for w in wanted}))).all())
+    rows: list[dict[str, Any]] = []
+    stored_index: list[int] = []
+    for i, entry, person_id, community, once, order_id in wanted:
+        if once in earlier:
+            results[i] = EntryResult(client_id=entry.client_id, status=EntryStatus.ALREADY_SAMPLED,
+                                     tube_code=earlier[once])
+            continue
+        tube = tubes.get(entry.tube_code)
+        if tube is None:
+            if site is None and batch.purpose is Purpose.SCREENING:
+                reject(i, entry, N_("Unknown tube {code}: give the site so that it can be opened."),
+                       code=entry.tube_code)
+                continue
+            tube = open_tube(session, round_, entry.tube_code, site=site, pool_size=batch.pool_size,
+                             purpose=batch.purpose, jurisdiction_code=None if site else community)
+            tubes[tube.code] = tube
+        problem = _tube_problem(tube, round_, batch.purpose)
+        if problem:
+            reject(i, entry, problem, code=tube.code)
+            continue
+        earlier[once] = tube.code
+        tube.filled += 1
+        if tube.is_full:
+            tube.state, tube.closed_at = TubeState.CLOSED, now
+        rows.append({"client_id": entry.client_id, "round_id": round_.id, "tube_id": tube.id,
+                     "person_id": person_id, "purpose": batch.purpose, "order_id": order_id,
+                     "sampled_at": entry.sampled_at, "once_key": once, "recorded_by_id": principal.user_id,
+                     "jurisdiction_code": community})
+        stored_index.append(i)
+    session.flush()
+    if rows:
+        ids = session.execute(insert(Sample).returning(Sample.id, sort_by_parameter_order=True), rows).scalars().all()
+        for i, sample_id, row in zip(stored_index, ids, rows, strict=True):
+            results[i] = EntryResult(client_id=row["client_id"], status=EntryStatus.STORED, sample_id=sample_id)
+        if batch.purpose is not Purpose.SCREENING:
+            _fulfil_orders(session, [(r["order_id"], r["person_id"], sid) for r, sid in zip(rows, ids, strict=True)],
+                           now)
+        audit.record(session, audit.Action.CREATE, entity_name="samples", entity_id=ids[0],
+                     jurisdiction_code=round_.jurisdiction_code,
+                     detail={"count": len(ids), "first_id": ids[0], "last_id": ids[-1], "round_id": round_.id})
+    ordered = [results[i] for i in range(len(batch.entries))]
+    counts = defaultdict(int, {s: 0 for s in EntryStatus})
+    for r in ordered:
+        counts[r.status] += 1
+    return BatchResult(stored=counts[EntryStatus.STORED], already_stored=counts[EntryStatus.ALREADY_STORED],
+                       already_sampled=counts[EntryStatus.ALREADY_SAMPLED], rejected=counts[EntryStatus.REJECTED],
+                       entries=ordered)
+
+
+def _persons(session: Session, entries: Iterable[SampleEntry]) -> dict[int | str | None, tuple[int, str]]:
+    """The persons named by ``entries`` (by id and by ID number) that the user may see."""
+    by_id = {e.person_id for e in entries if e.person_id is not None}
+    by_number = {e.id_number.upper() for e in entries if e.id_number is not None}
+    found: dict[int | str | None, tuple[int, str]] = {}
+    if by_id or by_number:
+        conditions = []
+        if by_id:
+            conditions.append(Person.id.in_(by_id))
+        if by_number:
+            conditions.append(Person.id_number.in_(by_number))
+        for pid, number, code in session.execute(
+                select(Person.id, Person.id_number, Person.jurisdiction_code).where(or_(*conditions))):
+            found[pid] = found[number] = (pid, code)
+    return found
+
+
+def _tube_problem(tube: Tube, round_: Round, purpose: Purpose) -> str | None:
+    """Why ``tube`` cannot take one more person of ``purpose`` (an msgid with {code}), or None."""
+    if tube.round_id != round_.id:
+        return N_("Tube {code} belongs to another round.")
+    if tube.purpose is not purpose:
+        return N_("Tube {code} is for another purpose.")
+    if tube.state is not TubeState.OPEN or tube.is_full:
+        return N_("Tube {code} is closed or full.")
+    return None
+
+
+def _open_orders(session: Session, round_: Round, purpose: Purpose, person_ids: list[int]) -> dict[int, int]:
+    """For each person, the oldest open re-sampling order of ``purpose``'s kind they still await."""
+    kind = OrderKind.RETEST if purpose is Purpose.RETEST else OrderKind.RESAMPLE
+    rows = session.execute(
+        select(OrderMember.person_id, ResampleOrder.id)
+        .join(ResampleOrder, ResampleOrder.id == OrderMember.order_id)
+        .where(ResampleOrder.round_id == round_.id, ResampleOrder.kind == kind, OrderMember.sample_id.is_(None),
+               OrderMember.person_id.in_(person_ids))
+        .order_by(ResampleOrder.id.desc())).all()
+    return {pid: oid for pid, oid in rows}
+
+
+def _fulfil_orders(session: Session, done: list[tuple[int, int, int]], now: datetime) -> None:
+    """Link re-samples to their orders; an order whose members are all re-sampled is done."""
+    touched = set()
+    for order_id, person_id, sample_id in done:
+        member = session.execute(select(OrderMember).where(OrderMember.order_id == order_id,
+                                                           OrderMember.person_id == person_id)).scalar_one()
+        member.sample_id = sample_id
+        touched.add(order_id)
+    session.flush()
+    for order_id in touched:
+        waiting = session.execute(select(func.count()).select_from(OrderMember).where(
+            OrderMember.order_id == order_id, OrderMember.sample_id.is_(None))).scalar_one()
+        if not waiting:
+            order = session.get_one(ResampleOrder, order_id)
+            order.done_at = now
+    session.flush()
+
+
+# -------------------------------------------------------------------------------------------- the loop
+
+
+def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | None = None) -> dict[str, int]:
+    """Run the pool loop for new results of ``tube_ids``; returns how many of each reaction.
+
+    - a positive or inconclusive pool (混管阳性/可疑): every member under temporary control, and for
+      each member's community a single-tube re-test order with the rule set's clock;
+    - a positive single tube: the person is reported positive (an event tracing picks up);
+    - an inconclusive single tube: control and a re-test, like a pool;
+    - a negative re-test: the person's control ends;
+    - an invalid tube: its members are to be sampled again (a re-test tube's as a re-test).
+    """
+    now = now or utcnow()
+    counts: dict[str, int] = defaultdict(int)
+    if not tube_ids:
+        return counts
+    with system_access(session):
+        # The reactions reach persons of the tube, wherever the importing lab's scope ends.
+        pairs = session.execute(select(Tube, TubeResult).join(TubeResult, TubeResult.tube_id == Tube.id)
+                                .where(Tube.id.in_(tube_ids)).order_by(Tube.id)).all()
+        for tube, result in pairs:
+            _react(session, tube, result, now, counts)
+    session.flush()
+    return counts
+
+
+def _react(session: Session, tube: Tube, result: TubeResult, now: datetime, counts: dict[str, int]) -> None:
+    samples = session.execute(select(Sample).where(Sample.tube_id == tube.id).order_by(Sample.id)).scalars().all()
+    if not samples:
+        return
+    round_ = session.get_one(Round, tube.round_id)
+    outcome = result.outcome
+    single = tube.pool_size == 1
+    if outcome is Outcome.POSITIVE and single:
+        for s in samples:
+            _report_positive(session, round_, tube, result, s, now)
+            counts["positives"] += 1
+    elif outcome in (Outcome.POSITIVE, Outcome.INCONCLUSIVE):
+        reason = (ControlReason.POSITIVE_POOL if outcome is Outcome.POSITIVE else ControlReason.INCONCLUSIVE_POOL)
+        for s in samples:
+            _control(session, round_, tube, s, reason, now)
+        counts["controlled"] += len(samples)
+        _order(session, round_, tube, samples, OrderKind.RETEST, now)
+        if not single:
+            counts["positive_pools"] += 1
+            events.emit(session, PoolPositive(jurisdiction_code=tube.jurisdiction_code, round_id=round_.id,
+                                              tube_id=tube.id, tube_code=tube.code, outcome=outcome.value,
+                                              members=len(samples)))
+    elif outcome is Outcome.NEGATIVE and tube.purpose is Purpose.RETEST:
+        for s in samples:
+            if _release(session, round_, s, now):
+                counts["released"] += 1
+    elif outcome is Outcome.INVALID:
+        # The samples no longer count; the persons may be (and must be) sampled again.
+        for s in samples:
+            s.once_key = None
+        kind = OrderKind.RETEST if tube.purpose is Purpose.RETEST else OrderKind.RESAMPLE
+        _order(session, round_, tube, samples, kind, now)
+        counts["invalid"] += 1
+
+
+def _control(session: Session, round_: Round, tube: Tube, sample: Sample, reason: ControlReason,
+             now: datetime) -> Control:
+    """Put a person under temporary control (keeping a control already running)."""
+    existing = session.execute(select(Control).where(Control.person_id == sample.person_id,
+                                                     Control.round_id == round_.id,
+                                                     Control.state == ControlState.CONTROLLED)).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    control = Control(round_id=round_.id, person_id=sample.person_id, tube_id=tube.id, reason=reason,
+                      started_at=now, jurisdiction_code=sample.jurisdiction_code)
+    session.add(control)
+    return control
+
+
+def _release(session: Session, round_: Round, sample: Sample, now: datetime) -> bool:
+    control = session.execute(select(Control).where(Control.person_id == sample.person_id,
+                                                    Control.round_id == round_.id,
+                                                    Control.state == ControlState.CONTROLLED)).scalar_one_or_none()
+    if control is None:
+        return False
+    control.state, control.ended_at = ControlState.RELEASED, now
+    events.emit(session, ControlReleased(jurisdiction_code=sample.jurisdiction_code, person_id=sample.person_id,
+                                         round_id=round_.id))
+    return True
+
+
+def _report_positive(session: Session, round_: Round, tube: Tube, result: TubeResult, sample: Sample,
+                     now: datetime) -> None:
+    control = session.execute(select(Control).where(Control.person_id == sample.person_id,
+                                                    Control.round_id == round_.id,
+                                                    Control.state == ControlState.CONTROLLED)).scalar_one_or_none()
+    if control is None:
+        control = Control(round_id=round_.id, person_id=sample.person_id, tube_id=tube.id,
+                          reason=ControlReason.POSITIVE, started_at=now, jurisdiction_code=sample.jurisdiction_code)
+        session.add(control)
+    control.state, control.ended_at = ControlState.CASE, now
+    session.flush()
+    events.emit(session, PositiveFound(jurisdiction_code=sample.jurisdiction_code, person_id=sample.person_id,
+                                       round_id=round_.id, tube_id=tube.id, sampled_at=sample.sampled_at,
+                                       tested_at=result.tested_at))
+
+
+def _order(session: Session, round_: Round, tube: Tube, samples: Sequence[Sample], kind: OrderKind,
+           now: datetime) -> list[ResampleOrder]:
+    """One re-sampling order per community of the tube's members, due by the rule set's clock."""
+    due = now + timedelta(hours=rules_of(round_).retest_hours)
+    by_community: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by_community[s.jurisdiction_code].append(s)
+    made = []
+    for community, members in sorted(by_community.items()):
+        order = ResampleOrder(round_id=round_.id, source_tube_id=tube.id, kind=kind, created_at=now, due_at=due,
+                              jurisdiction_code=community)
+        order.members = [OrderMember(person_id=s.person_id, jurisdiction_code=community) for s in members]
+        session.add(order)
+        session.flush()
+        events.emit(session, ResamplingOrdered(jurisdiction_code=community, order_id=order.id, kind=kind.value,
+                                               members=len(members), due_at=due))
+        made.append(order)
+    return made
+
+
+def raise_overdue_alerts(session: Session, *, now: datetime | None = None) -> int:
+    """Raise an alert (an event, once) for every re-sampling order past its clock; returns how many."""
+    now = now or utcnow()
+    overdue = session.execute(select(ResampleOrder).where(ResampleOrder.done_at.is_(None),
+                                                          ResampleOrder.alerted_at.is_(None),
+                                                          ResampleOrder.due_at < now)).scalars().all()
+    for order in overdue:
+        missing = sum(1 for m in order.members if m.sample_id is None)
+        order.alerted_at = now
+        events.emit(session, ResamplingOverdue(jurisdiction_code=order.jurisdiction_code, order_id=order.id,
+                                               kind=order.kind.value, missing=missing, due_at=order.due_at))
+    session.flush()
+    return len(overdue)
+
+
+def orders(session: Session, round_: Round, *, open_only: bool = False) -> list[ResampleOrder]:
+    """The re-sampling orders of a round in scope, the most urgent first."""
+    stmt = select(ResampleOrder).where(ResampleOrder.round_id == round_.id)
+    if open_only:
+        stmt = stmt.where(ResampleOrder.done_at.is_(None))
+    return list(session.execute(stmt.order_by(ResampleOrder.done_at.is_not(None), ResampleOrder.due_at,
+                                              ResampleOrder.id)).scalars())
+
+
+def controls(session: Session, round_: Round, *, state: ControlState | None = None) -> list[Control]:
+    """The temporary controls of a round in scope."""
+    stmt = select(Control).where(Control.round_id == round_.id)
+    if state is not None:
+        stmt = stmt.where(Control.state == state)
+    return list(session.execute(stmt.order_by(Control.started_at.desc(), Control.id)).scalars())
