@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -36,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from fangkong.core import audit
+from fangkong.core import audit, jobs
 from fangkong.core.auth import Permission
 from fangkong.core.db import UTCDateTime, utcnow
 from fangkong.core.errors import N_, FieldError, Invalid
@@ -226,3 +227,24 @@ def count_results(session: Session, round_id: int) -> int:
     """How many tubes of a round have a result (in scope)."""
     return int(session.execute(select(func.count()).select_from(TubeResult).join(Tube, Tube.id == TubeResult.tube_id)
                                .where(Tube.round_id == round_id)).scalar_one())
+
+
+IMPORT_JOB = "testing.import_results"
+# A rejected file's bad rows kept in the job's result for the page; the API answer lists them all.
+JOB_ERRORS_KEPT = 2000
+
+
+@jobs.handler(IMPORT_JOB)
+def _import_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Check and apply an uploaded file as the user who uploaded it; a rejected file applies nothing."""
+    path = Path(ctx.params["path"])
+    try:
+        record, again = import_results(ctx.session, path.read_bytes(), ctx.params["filename"],
+                                       progress=lambda done, total, message: ctx.progress(done, total, message))
+    except Invalid as exc:
+        ctx.session.rollback()
+        return {"applied": False, "message": exc.message, "params": exc.params, "error_count": len(exc.errors),
+                "errors": [{"row": e.row, "field": e.field, "message": e.message, "params": e.params}
+                           for e in exc.errors[:JOB_ERRORS_KEPT]]}
+    return {"applied": True, "already_imported": again, "import_id": record.id, "rows": record.rows,
+            "new_results": record.new_results, "positives": record.positives}

@@ -62,11 +62,11 @@ def pool_size_for_risk(rules: rulesets.TestingRules, risk: Risk) -> int:
             Risk.HIGH: rules.pool_size_high}[risk]
 
 
-def rounds(session: Session) -> list[Round]:
-    """The rounds the user's testing permission reaches: those over, under or at their jurisdictions."""
+def rounds(session: Session, *, permission: Permission = Permission.TESTING_READ) -> list[Round]:
+    """The rounds the user's ``permission`` reaches: those over, under or at their jurisdictions."""
     principal = principal_of(session)
     stmt = select(Round).order_by(Round.starts_at.desc(), Round.id.desc())
-    prefixes = principal.prefixes(Permission.TESTING_READ)
+    prefixes = principal.prefixes(permission)
     if prefixes is None:
         return list(session.execute(stmt).scalars())
     if not prefixes:

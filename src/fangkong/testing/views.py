@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -21,14 +21,7 @@ from fangkong.core.scope import Principal, get_or_404
 from fangkong.geo import service as geo
 from fangkong.geo.models import Level
 from fangkong.testing import coverage, pooling, resultfile, results, service
-from fangkong.testing.models import (
-    NO_SAMPLE_LABELS,
-    ControlState,
-    DoorMark,
-    NoSampleReason,
-    Risk,
-    Tube,
-)
+from fangkong.testing.models import ControlState, NoSampleReason, Risk, Tube
 from fangkong.testing.schemas import (
     BatchResult,
     DoorVisitIn,
@@ -43,7 +36,7 @@ from fangkong.testing.schemas import (
     SiteOut,
     TubeOut,
 )
-from fangkong.web import nav
+from fangkong.web import nav, overview
 from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -148,8 +141,9 @@ def untested_page(request: Request, session: SessionDep, principal: Reader, roun
 
 
 def _communities(session: SessionDep, round_: object) -> list[object]:
-    from fangkong.geo.models import Jurisdiction
     from sqlalchemy import func, select
+
+    from fangkong.geo.models import Jurisdiction
 
     return list(session.execute(select(Jurisdiction).where(func.length(Jurisdiction.code) == 12)
                                 .order_by(Jurisdiction.code).limit(500)).scalars())
@@ -365,4 +359,17 @@ def plan_pools(principal: Reader, prevalence: float, population: int, capacity_p
             "lower_bound_hours": plan.lower_bound_hours}
 
 
-__all__ = ["DoorMark", "NO_SAMPLE_LABELS", "time"]
+def _overview_funnel(session: SessionDep) -> dict[str, object] | None:
+    """The latest round's funnel for the overview, counted over the user's own area."""
+    from fangkong.core.scope import principal_of
+
+    principal = principal_of(session)
+    found = service.rounds(session, permission=Permission.AGGREGATES_READ)
+    if not found:
+        return None
+    round_ = found[0]
+    figures = coverage.coverage(session, round_, _start_of(principal, round_.jurisdiction_code))
+    return {"round": round_, "cov": figures}
+
+
+overview.register_panel(overview.Panel("testing", "testing/_overview_funnel.html", _overview_funnel))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,6 +40,34 @@ def register(indicator: Indicator) -> None:
 def indicators() -> list[Indicator]:
     """Every registered indicator, in registration order."""
     return list(_indicators)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A module's section of the overview: ``context(session)`` gives what its template shows, or None."""
+
+    key: str
+    template: str
+    context: Callable[[Session], dict[str, Any] | None]
+
+
+_panels: list[Panel] = []
+
+
+def register_panel(panel: Panel) -> None:
+    """Add a section (a loop's funnel) to the overview."""
+    if all(p.key != panel.key for p in _panels):
+        _panels.append(panel)
+
+
+def panels(session: Session) -> list[tuple[str, dict[str, Any]]]:
+    """The sections that have something to show, as (template, context)."""
+    shown = []
+    for panel in _panels:
+        context = panel.context(session)
+        if context is not None:
+            shown.append((panel.template, context))
+    return shown
 
 
 register(Indicator("population", N_("Population"), lambda s, code: geo.count_under(s, Person, code)))

@@ -34,6 +34,7 @@ def _environment() -> Environment:
     env.filters["number"] = i18n.number
     env.globals["locales"] = i18n.LOCALES
     env.globals["translate"] = i18n.translate
+    env.globals["field_label"] = i18n.field_label
     env.globals["progress_of"] = jobs.progress_of
     return env
 

@@ -89,4 +89,5 @@ def switch_language(locale: str, next: str | None = None) -> Response:
 def home(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """The situation overview of the user's jurisdiction, a row per district."""
     table = overview.rows(session)
-    return render(request, "overview.html", {"rows": table, "indicators": overview.indicators()})
+    return render(request, "overview.html", {"rows": table, "indicators": overview.indicators(),
+                                             "panels": overview.panels(session)})
