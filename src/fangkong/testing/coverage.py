@@ -225,6 +225,9 @@ def export_untested(session: Session, round_: Round, community: str, *, now: dat
 
     now = now or utcnow()
     principal = principal_of(session)
+    # Refuse before a workbook exists: an abandoned write-only workbook leaves a temporary file behind.
+    _check_area(round_, community)
+    principal.require(Permission.PEOPLE_READ, community)
     node = session.get(Jurisdiction, community)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(translate(N_("Not yet sampled"))[:31])
