@@ -40,7 +40,8 @@ def csv_file(tmp_path: Path, lines: list[str], *, header: str = HEADER_ZH, encod
 
 def results_of(session: Session, codes: list[str]) -> dict[str, Outcome]:
     with system_access(session):
-        return dict(session.execute(select(Tube.code, TubeResult.outcome).join(TubeResult, TubeResult.tube_id == Tube.id)
+        return dict(session.execute(select(Tube.code, TubeResult.outcome)
+                                    .join(TubeResult, TubeResult.tube_id == Tube.id)
                                     .where(Tube.code.in_(codes))).all())
 
 

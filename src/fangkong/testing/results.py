@@ -183,7 +183,8 @@ def _refused_rows(session: Session) -> list[FieldError]:
         if row.existing is not None and row.existing != row.outcome:
             errors.append(FieldError("result", N_("Tube {code} already has the result {existing}; "
                                                   "a different result cannot replace it."),
-                                     {"code": row.tube_code, "existing": translate(Outcome(row.existing).label)}, row.row))
+                                     {"code": row.tube_code, "existing": translate(Outcome(row.existing).label)},
+                                     row.row))
     return errors
 
 
