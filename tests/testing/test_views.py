@@ -143,3 +143,18 @@ def test_the_overview_shows_the_testing_funnel(client: Client, session: Session,
     sample(session, round_, site, tube_code(), residents(session, XINZHAN, 4))
     page = client.login("viewer").get("/")
     assert 'data-testid="testing-funnel"' in page.text and round_.name in page.text
+
+
+def test_sites_are_listed_with_their_hours_and_added_from_the_form(client: Client, session: Session,
+                                                                   site: SamplingSite) -> None:
+    client.login("dongchang_testing")
+    page = client.get("/testing/sites")
+    assert site.name in page.text and "06:00–22:00" in page.text
+    added = client.post("/testing/sites", data={"name": "江南社区采样点", "jurisdiction_code": "220502001002",
+                                                "opens_at": "07:00", "closes_at": "19:30",
+                                                "serves": "220502001002, 220502001001"}, follow_redirects=False)
+    assert added.status_code == 303
+    assert "江南社区采样点" in client.get("/testing/sites").text
+    wrong = client.post("/testing/sites", data={"name": "x", "jurisdiction_code": "220502001002",
+                                                "opens_at": "19:00", "closes_at": "07:00", "serves": "999"})
+    assert wrong.status_code == 422 and "结束时间须晚于开始时间" in wrong.text and "999" in wrong.text

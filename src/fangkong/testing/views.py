@@ -43,6 +43,7 @@ pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["testing"])
 
 nav.register(nav.NavItem("testing", N_("Testing rounds"), "/testing", Permission.TESTING_READ, order=10))
+nav.register(nav.NavItem("testing", N_("Sampling sites"), "/testing/sites", Permission.TESTING_READ, order=15))
 nav.register(nav.NavItem("testing", N_("Lab results"), "/testing/results", Permission.RESULTS_WRITE, order=20))
 nav.register(nav.NavItem("testing", N_("Pool planner"), "/testing/planner", Permission.TESTING_READ, order=30))
 
@@ -172,6 +173,33 @@ def export_untested(session: SessionDep, principal: Reader, round_id: int, commu
     content = coverage.export_untested(session, round_, community)
     name = f"untested-{round_.id}-{community}.xlsx"
     return Response(content, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@pages.get("/testing/sites")
+def sites_page(request: Request, session: SessionDep, principal: Reader) -> Response:
+    """The sampling sites in scope with their hours and the communities they serve."""
+    return render(request, "testing/sites.html", {"sites": service.sites(session), "data": {}, "errors": {}})
+
+
+@pages.post("/testing/sites")
+def add_site(request: Request, session: SessionDep, principal: Writer, name: Annotated[str, Form()] = "",
+             jurisdiction_code: Annotated[str, Form()] = "", address: Annotated[str, Form()] = "",
+             opens_at: Annotated[str, Form()] = "", closes_at: Annotated[str, Form()] = "",
+             serves: Annotated[str, Form()] = "") -> Response:
+    """Register a sampling site from the form (communities served: codes separated by spaces or commas)."""
+    data = {"name": name, "jurisdiction_code": jurisdiction_code, "address": address, "opens_at": opens_at,
+            "closes_at": closes_at, "serves": serves}
+    try:
+        try:
+            site_in = SiteIn.model_validate({**data, "serves": serves.replace(",", " ").split()})
+        except ValidationError as exc:
+            raise Invalid(N_("Please correct the marked fields."), errors=field_errors(exc.errors())) from None
+        service.create_site(session, site_in)
+    except Invalid as exc:
+        return render(request, "testing/sites.html", {"sites": service.sites(session), "data": data,
+                                                      "errors": {e.field.split(".")[0]: e for e in exc.errors},
+                                                      "error": exc}, status=exc.status)
+    return RedirectResponse("/testing/sites", status_code=303)
 
 
 @pages.get("/testing/results")
