@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Invalid
 from fangkong.people.models import Person
-from fangkong.testing import simulate
+from fangkong.testing import coverage, simulate
 from fangkong.testing.models import (
     Control,
     ControlState,
@@ -172,6 +172,19 @@ def test_the_labs_files_are_csv_in_the_standard_template_and_each_was_imported(
     assert rows == played.resulted_tubes + played.follow_up_resulted
     digests = set(session.execute(select(ResultImport.sha256)).scalars())
     assert {hashlib.sha256(p.read_bytes()).hexdigest() for p in paths} <= digests
+
+
+def test_the_round_page_figures_follow_from_the_round(
+        session: Session, outbreak: tuple[Path, set[int]], tmp_path: Path) -> None:
+    played = play(session, outbreak[0], tmp_path / "files")
+    assert played is not None
+    round_ = session.get_one(Round, played.round_id)
+    funnel = coverage.coverage(session, round_)
+    assert funnel.total.target == played.target and funnel.positive_pools == played.positive_pools
+    assert funnel.total.positives == played.positives_found and funnel.total.controlled == played.controlled
+    [lab] = coverage.turnaround(session, round_)
+    assert lab.tubes == played.resulted_tubes + played.follow_up_resulted
+    assert 0 < lab.median_hours <= lab.p95_hours < 12
 
 
 def test_the_lab_account_imports_its_labs_files(

@@ -148,8 +148,13 @@ def simulate_round(
     from fangkong.testing import simulate
 
     started = time.monotonic()
+    engine = connected_engine()
+    with unit_of_work(engine) as session:
+        if if_none and simulate.has_rounds(session):
+            out.print(translate(N_("The database holds a round already: nothing to do.")), highlight=False)
+            return
     try:
-        with unit_of_work(connected_engine()) as session, progress_bars() as report:
+        with unit_of_work(engine) as session, progress_bars() as report:
             try:
                 played = simulate.simulate_round(
                     session, data, files_dir=get_settings().data_dir / "lab-results", day=day,
@@ -162,7 +167,7 @@ def simulate_round(
                 raise bad_input(translate(exc.message, exc.params) + (f" ({details})" if details else "")) from None
     except DatasetError as exc:
         raise bad_input(str(exc)) from None
-    if played is None:
+    if played is None:  # a round was opened meanwhile
         out.print(translate(N_("The database holds a round already: nothing to do.")), highlight=False)
         return
     out.print(_summary(played, time.monotonic() - started))

@@ -177,7 +177,7 @@ def simulate_round(session: Session, data: Path, *, files_dir: Path, day: int | 
     """
     report: Progress = progress or (lambda stage, done, total: None)
     now = now or utcnow()
-    if if_none and session.execute(select(Round.id).limit(1)).first() is not None:
+    if if_none and has_rounds(session):
         return None
     data = Path(data)
     manifest = read_manifest(data)
@@ -250,6 +250,11 @@ def simulate_round(session: Session, data: Path, *, files_dir: Path, day: int | 
     played.overdue_alerts = service.raise_overdue_alerts(session, now=now)
     _tally(session, round_, truth, played)
     return played
+
+
+def has_rounds(session: Session) -> bool:
+    """Whether the database holds a round of testing."""
+    return session.execute(select(Round.id).limit(1)).first() is not None
 
 
 def _check_arguments(*, day: int, days: int, sensitivity: float, share_sampled: float, share_resulted: float) -> None:
