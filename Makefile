@@ -26,10 +26,12 @@ install-test: $(VENV)/.installed-test
 # The demo city: about 50,000 people of the worst-hit district (东昌区) over 14 days, generated once.
 DEMO_DATASET := var/synth/tonghua-2021-50k
 
-## run: install, migrate, generate the demo city once and load it if the database is empty, serve on http://127.0.0.1:8000
+## run: install, migrate, generate the demo city once and load it if the database is empty, play a testing
+##      round on it once (so that a round is under way), serve on http://127.0.0.1:8000
 run: install $(DEMO_DATASET)/manifest.json
 	$(BIN)/fangkong db upgrade
 	$(BIN)/fangkong demo load --if-empty --from $(DEMO_DATASET)
+	$(BIN)/fangkong testing simulate-round --if-none --data $(DEMO_DATASET)
 	$(BIN)/fangkong serve --no-migrate
 
 $(DEMO_DATASET)/manifest.json: | install

@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +17,8 @@ from sqlalchemy.orm import Session
 from fangkong.core.db import utcnow
 from fangkong.geo.models import Facility
 from fangkong.people.models import Person
+from fangkong.synth import schema
+from fangkong.synth.dataset import Manifest
 from fangkong.testing import service
 from fangkong.testing.models import Outcome, Purpose, Round, SamplingSite, Tube, TubeResult
 from fangkong.testing.schemas import BatchResult, RoundIn, SampleBatch, SampleEntry, SiteIn
@@ -87,3 +92,23 @@ def post_result(session: Session, lab: Facility) -> ResultPoster:
         return service.apply_results(session, [tube.id])
 
     return post
+
+
+Infection = tuple[int, datetime, datetime | None]  # person id, infected at, symptom onset (None: asymptomatic)
+
+
+def write_outbreak(folder: Path, infections: Sequence[Infection], *, start: date = date(2021, 1, 1),
+                   days: int = 14) -> Path:
+    """A dataset folder with what a simulated round reads of one: the manifest and the ground truth."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(scenario="tonghua-2021", seed=1, population=0, days=days, start=start, districts=(),
+                        rows={"infections": len(infections)}, files={})
+    (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    n = len(infections)
+    table = pa.table({
+        "infectee_id": [i[0] for i in infections], "infector_id": [None] * n, "place_id": [None] * n,
+        "infected_at": [i[1] for i in infections], "onset_at": [i[2] for i in infections],
+        "asymptomatic": [i[2] is None for i in infections], "severity": ["mild"] * n,
+    }, schema=schema.INFECTIONS)
+    pq.write_table(table, folder / "infections.parquet")
+    return folder

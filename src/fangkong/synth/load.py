@@ -242,8 +242,10 @@ def _measure(con: duckdb.DuckDBPyConnection, table: str, query: str, params: dic
 
     PostgreSQL would stop the COPY midway with a bare error, and SQLite would quietly keep it.
     """
+    # Only the columns the query gives: the others take their defaults (persons.whereabouts: at home).
+    given = set(con.sql(query, params=_used(params, query)).columns)
     limits = [(c.name, c.type.length) for c in Base.metadata.tables[table].columns
-              if isinstance(c.type, String) and c.type.length]
+              if isinstance(c.type, String) and c.type.length and c.name in given]
     too_long = "".join(f", count(*) FILTER (WHERE length({name}) > {length})" for name, length in limits)
     ((total, *over),) = con.execute(f"SELECT count(*){too_long} FROM ({query})", _used(params, query)).fetchall()
     for (name, length), n in zip(limits, over, strict=True):

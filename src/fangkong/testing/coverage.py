@@ -279,6 +279,7 @@ def turnaround(session: Session, round_: Round) -> list[Turnaround]:
         if isinstance(sampled_at, str):  # SQLite returns max() of a timestamp as its stored text
             sampled_at = datetime.fromisoformat(sampled_at).replace(tzinfo=tested_at.tzinfo)
         hours[lab_id].append((tested_at - sampled_at).total_seconds() / 3600)
+    # .all(): dict() of a Result itself takes it for a mapping (it has keys()) and fails.
     names = dict(session.execute(select(Facility.id, Facility.name).where(Facility.id.in_(
         [k for k in hours if k is not None]))).all()) if hours else {}
     found = []

@@ -91,9 +91,13 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
             raise Invalid(N_("The file was not applied: {count} rows have errors. Correct them and upload it again."),
                           errors=errors, count=len({e.row for e in errors}))
         lab_id = _single_lab(session)
+        home = principal.home_code
+        if not home and lab_id is not None:
+            # The system (the command line) has no home: the import belongs where its lab is, so that
+            # the lab and the testing staff over it see it.
+            home = session.get_one(Facility, lab_id).jurisdiction_code
         record = ResultImport(filename=filename[:200], sha256=digest, lab_id=lab_id, rows=parsed.rows.num_rows,
-                              imported_at=now, imported_by_id=principal.user_id,
-                              jurisdiction_code=principal.home_code)
+                              imported_at=now, imported_by_id=principal.user_id, jurisdiction_code=home)
         session.add(record)
         session.flush()
         to_react = _needing_reaction(session)
