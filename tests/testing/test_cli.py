@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from fangkong.core.db import make_engine, system_session, utcnow
 from fangkong.core.errors import N_
 from fangkong.core.events import EventRecord
-from fangkong.core.i18n import TIMEZONE, translate
+from fangkong.core.i18n import TIMEZONE, field_label, translate
 from fangkong.core.migrate import upgrade
 from fangkong.geo.models import Facility
 from fangkong.people.models import Person
@@ -202,7 +202,7 @@ def test_many_bad_rows_are_listed_one_line_each(city: City) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines[:-1] == [translate(N_("Row {row}, {field}: {message}"), {
-        "row": i + 2, "field": "tube_code", "message": translate(N_("Unknown tube {code}."), {"code": f"X{i:05d}"}),
+        "row": i + 2, "field": field_label("tube_code"), "message": translate(N_("Unknown tube {code}."), {"code": f"X{i:05d}"}),
     }) for i in range(150)]
     assert lines[-1].startswith("error: ")
 
