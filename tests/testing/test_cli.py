@@ -202,7 +202,8 @@ def test_many_bad_rows_are_listed_one_line_each(city: City) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines[:-1] == [translate(N_("Row {row}, {field}: {message}"), {
-        "row": i + 2, "field": field_label("tube_code"), "message": translate(N_("Unknown tube {code}."), {"code": f"X{i:05d}"}),
+        "row": i + 2, "field": field_label("tube_code"),
+        "message": translate(N_("Unknown tube {code}."), {"code": f"X{i:05d}"}),
     }) for i in range(150)]
     assert lines[-1].startswith("error: ")
 
