@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.core.db import utcnow
-from fangkong.geo.models import Facility, FacilityKind
+from fangkong.geo.models import Facility
 from fangkong.people.models import Person
 from fangkong.testing import service
 from fangkong.testing.models import Outcome, Purpose, Round, SamplingSite, Tube, TubeResult
