@@ -277,7 +277,7 @@ def turnaround(session: Session, round_: Round) -> list[Turnaround]:
             sampled_at = datetime.fromisoformat(sampled_at).replace(tzinfo=tested_at.tzinfo)
         hours[lab_id].append((tested_at - sampled_at).total_seconds() / 3600)
     names = dict(session.execute(select(Facility.id, Facility.name).where(Facility.id.in_(
-        [k for k in hours if k is not None])))) if hours else {}
+        [k for k in hours if k is not None]))).all()) if hours else {}
     found = []
     for lab_id, values in sorted(hours.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
         arr = np.asarray(values)

@@ -111,6 +111,8 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
 
 def _stage(session: Session, rows: pa.Table) -> None:
     """Copy the parsed rows into the staging table (COPY on PostgreSQL)."""
+    # The reader names the result column as the template does; the tables call it the outcome.
+    rows = rows.rename_columns(["outcome" if name == "result" else name for name in rows.column_names])
     rows = rows.select(list(STAGING_COLUMNS))
     if not rows.num_rows:
         return
