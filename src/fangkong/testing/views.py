@@ -193,16 +193,14 @@ async def upload_results(request: Request, session: SessionDep, principal: Uploa
     path = folder / f"{digest}{Path(file.filename or '').suffix.lower()[:8]}"
     if not path.exists():
         path.write_bytes(data)
-    job = jobs.enqueue(session, results.IMPORT_JOB, {"path": str(path), "filename": file.filename or path.name})
+    job = results.enqueue_import(session, path, file.filename or path.name)
     return render(request, "testing/_import_job.html", {"job": job, "progress": jobs.progress_of(job)})
 
 
 @pages.get("/testing/results/jobs/{job_id}")
 def upload_progress(request: Request, session: SessionDep, principal: Uploader, job_id: int) -> Response:
     """How far an upload's check has come, or what it found."""
-    job = get_or_404(session, jobs.Job, job_id)
-    if job.kind != results.IMPORT_JOB:
-        raise NotFound(N_("No such record."))
+    job = results.import_job(session, job_id)
     return render(request, "testing/_import_job.html", {"job": job, "progress": jobs.progress_of(job)})
 
 
