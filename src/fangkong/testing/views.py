@@ -21,7 +21,7 @@ from fangkong.core.scope import Principal, get_or_404
 from fangkong.geo import service as geo
 from fangkong.geo.models import Level
 from fangkong.testing import coverage, pooling, resultfile, results, service
-from fangkong.testing.models import ControlState, NoSampleReason, Risk, Tube
+from fangkong.testing.models import ControlState, NoSampleReason, Risk, Round, Tube
 from fangkong.testing.schemas import (
     BatchResult,
     DoorVisitIn,
@@ -93,8 +93,7 @@ def round_page(request: Request, session: SessionDep, principal: Reader, round_i
                under: str | None = None) -> Response:
     """A round's progress: the funnel, each child area's figures and chart, turnaround per lab."""
     round_ = service.get_round(session, round_id)
-    start = under or _start_of(principal, round_.jurisdiction_code)
-    figures = coverage.coverage(session, round_, start)
+    figures = coverage.coverage(session, round_, _area(session, principal, round_, under))
     node = geo.get_jurisdiction(session, figures.total.code)
     trail = geo.ancestors(session, node) if node else []
     return render(request, "testing/round.html", {
@@ -109,6 +108,16 @@ def _start_of(principal: Principal, code: str) -> str:
     """Where a user's view of a round starts: the round's area, or the user's, whichever is narrower."""
     home = principal.home_code
     return home if home.startswith(code) else code
+
+
+def _area(session: SessionDep, principal: Principal, round_: Round, under: str | None) -> str:
+    """Where a view of a round is counted: ``under`` when given and the user may count there, else
+    where their view starts. Counting elsewhere would show zeros, as if nobody there had been sampled."""
+    if under is None:
+        return _start_of(principal, round_.jurisdiction_code)
+    under = geo.check_code(under, field="under")
+    coverage.require_reach(session, Permission.AGGREGATES_READ, under)
+    return under
 
 
 @pages.get("/testing/rounds/{round_id}/alerts")
@@ -259,8 +268,9 @@ def get_round(session: SessionDep, principal: Reader, round_id: int) -> RoundOut
 @api.get("/testing/rounds/{round_id}/coverage")
 def round_coverage(session: SessionDep, principal: Reader, round_id: int,
                    under: str | None = None) -> dict[str, object]:
-    """The testing funnel under a jurisdiction (the round's area by default), per child area."""
-    figures = coverage.coverage(session, service.get_round(session, round_id), under)
+    """The testing funnel under a jurisdiction (by default, where your view of the round starts), per child area."""
+    round_ = service.get_round(session, round_id)
+    figures = coverage.coverage(session, round_, _area(session, principal, round_, under))
 
     def row(r: coverage.CoverageRow) -> dict[str, object]:
         return {"code": r.code, "name": r.name, "target": r.target, "sampled": r.sampled, "resulted": r.resulted,
