@@ -9,7 +9,9 @@ each test checks what the response shows and what the request changed:
 * a full ID number appears only in a successful reveal of that very person;
 * a write changes the database exactly when it is allowed; a refused one leaves it as it was;
 * a record hidden because it lies outside the scope answers 404, like a missing one, and the
-  attempt is in the audit log.
+  attempt is in the audit log;
+* testing records (rounds, sites, tubes, samples, door visits, results) are seen from the
+  persona's testing scope, and a round from anywhere inside or above its area.
 
 ``test_every_route_is_in_the_matrix`` fails when a route is added without a row here.
 
@@ -25,27 +27,48 @@ itself is a case of the matrix.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy import ColumnElement, func, or_, select
+from openpyxl import load_workbook
+from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong.app import create_app
+from fangkong.config import Settings
 from fangkong.core.audit import Action, AuditEntry
-from fangkong.core.auth import Role
-from fangkong.core.db import system_session
+from fangkong.core.auth import Permission, Role
+from fangkong.core.db import system_session, utcnow
 from fangkong.core.deps import SESSION_COOKIE
 from fangkong.core.jobs import Job, JobState
 from fangkong.core.scope import Principal, covers
 from fangkong.geo.models import Facility, FacilityKind, Jurisdiction
 from fangkong.people.identity import check_digit
-from fangkong.people.models import Household, Person
+from fangkong.people.models import Household, Person, Whereabouts
 from fangkong.synth import demo
+from fangkong.testing import results, service
+from fangkong.testing.coverage import STANDING
+from fangkong.testing.models import (
+    Control,
+    DoorVisit,
+    OrderMember,
+    Outcome,
+    ResampleOrder,
+    ResultImport,
+    Round,
+    RoundArea,
+    Sample,
+    SamplingSite,
+    Tube,
+    TubeResult,
+)
+from fangkong.testing.schemas import EntryStatus, RoundIn, SampleBatch, SiteIn
 from fangkong.users import service as users
 from fangkong.users.models import RoleGrant, User
 from tests.conftest import ADMIN, CITY_COMMANDER, DC_COMMANDER, LAB, VIEWER, WORKER_DC, WORKER_EDJ, Client
@@ -76,11 +99,17 @@ class Persona:
     home: str = ""  # where it reads records (people, users, jobs, audit); writes are judged by the table
     via_token: bool = False
     geo: str = ""  # where it reads the jurisdiction tree, when that is wider than ``home``
+    testing: str = ""  # where it reads testing records, when that is narrower than ``home``
 
     @property
     def geo_scope(self) -> str:
         """Where the persona reads jurisdictions (and sees their codes)."""
         return self.geo or self.home
+
+    @property
+    def testing_scope(self) -> str:
+        """Where the persona reads testing records (rounds reach it from above)."""
+        return self.testing or self.home
 
 
 PERSONAS: tuple[Persona, ...] = (
@@ -97,7 +126,7 @@ PERSONAS: tuple[Persona, ...] = (
     Persona(LAB_TOKEN, LAB, "220502", via_token=True),
     Persona(WORKER_DC_TOKEN, WORKER_DC, DC_COMMUNITY, via_token=True),
     Persona(WORKER_VIEWER, WORKER_VIEWER, DC_COMMUNITY, geo="2205"),
-    Persona(WORKER_SUPPLY, WORKER_SUPPLY, "220502"),
+    Persona(WORKER_SUPPLY, WORKER_SUPPLY, "220502", testing=DC_COMMUNITY),
 )
 PERSONA = {p.name: p for p in PERSONAS}
 
@@ -169,6 +198,53 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "jobs.progress.edj":               (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
     "jobs.rerun.dc":                   (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
     "jobs.rerun.edj":                  (401, 403, 403, 403, 403, 303, 404, 403, 403, 403, 403, 403, 403, 403),
+    # Testing: rounds are seen from inside or above their area; a 二道江区 round is missing to 东昌区.
+    "testing.rounds":                  (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.open_round.dc":           (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "testing.open_round.edj":          (401, 403, 403, 403, 403, 303, 422, 403, 403, 403, 403, 403, 403, 403),
+    "testing.round.city":              (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.round.edj":               (401, 404, 200, 404, 200, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    "testing.alerts.city":             (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.planner":                 (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.testing.rounds":              (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.testing.rounds.create.edj":   (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.round.edj":           (401, 404, 200, 404, 200, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    "api.testing.coverage.city":       (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.testing.coverage.under_edj":  (401, 404, 404, 404, 200, 200, 404, 403, 403, 403, 403, 404, 200, 404),
+    "api.testing.orders.city":         (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.testing.planner":             (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    # Testing: the door-to-door list of a community, its marks and its export.
+    "testing.untested.dc":             (401, 200, 404, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.untested.dc_neighbour":   (401, 404, 404, 200, 200, 200, 200, 403, 403, 403, 403, 404, 404, 403),
+    "testing.untested.edj":            (401, 404, 200, 404, 200, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    "testing.mark_door.dc":            (401, 200, 404, 403, 403, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.mark_door.edj":           (401, 404, 200, 403, 403, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    "api.testing.door_visit.dc":       (401, 200, 404, 403, 403, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.testing.door_visit.dc_neighbour": (401, 404, 404, 403, 403, 200, 200, 403, 403, 403, 403, 404, 404, 403),
+    "testing.export.dc":               (401, 200, 404, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.export.edj":              (401, 404, 200, 404, 200, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    # Testing: sites, samples, tubes. A lab reads the tubes sent to it, nothing else.
+    "api.testing.sites":               (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.testing.sites.create.dc":     (401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.sites.create.edj":    (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.sites.create.serves_edj": (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.samples.batch":       (401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.tube.dc_sent":        (401, 403, 403, 200, 200, 200, 200, 403, 200, 403, 200, 403, 403, 403),
+    "api.testing.tube.dc_other_lab":   (401, 403, 403, 200, 200, 200, 200, 403, 404, 403, 404, 403, 403, 403),
+    "api.testing.tube.edj_sent":       (401, 403, 403, 404, 200, 200, 404, 403, 404, 403, 404, 403, 403, 403),
+    "api.testing.tube.close.dc_open":  (401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.tube.close.edj_open": (401, 403, 403, 403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.shipments.dc":        (401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.testing.shipments.edj":       (401, 403, 403, 403, 403, 200, 422, 403, 403, 403, 403, 403, 403, 403),
+    # Testing: lab results, uploaded as a file (a job, on the page) or through the API.
+    "testing.results_page":            (401, 403, 403, 403, 403, 200, 200, 403, 200, 403, 200, 403, 403, 403),
+    "testing.upload":                  (401, 403, 403, 403, 403, 200, 200, 403, 200, 403, 200, 403, 403, 403),
+    "testing.upload_progress.own":     (401, 403, 403, 403, 403, 200, 200, 403, 200, 403, 200, 403, 403, 403),
+    "testing.upload_progress.dc_other": (401, 403, 403, 403, 403, 200, 200, 403, 404, 403, 404, 403, 403, 403),
+    "testing.template.xlsx":           (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api.testing.results.own":         (401, 403, 403, 403, 403, 200, 200, 403, 200, 403, 200, 403, 403, 403),
+    "api.testing.results.other_lab_tube": (401, 403, 403, 403, 403, 422, 422, 403, 422, 403, 422, 403, 403, 403),
+    "api.testing.results.edj":         (401, 403, 403, 403, 403, 200, 422, 403, 422, 403, 422, 403, 403, 403),
 }
 # fmt: on
 
@@ -192,6 +268,25 @@ class World:
     dc_job: int  # failed jobs that may be re-run
     edj_job: int
     id_numbers: dict[int, str] = field(default_factory=dict)
+    # Testing records (see ``_testing_records``).
+    city_round: int = 0  # over 通化市, started two hours ago
+    edj_round: int = 0  # over 二道江区, started three hours ago
+    dc_site: int = 0  # sampling sites of 新站社区, 老站社区 and 东通化社区
+    dc_sent_tube: str = ""  # tube codes: sent to the 东昌区 lab, no result yet
+    dc_open_tube: str = ""  # still open at the 新站社区 site
+    dc_other_lab_tube: str = ""  # of 新站社区, sent to the 二道江区 lab
+    edj_sent_tube: str = ""  # of 东通化社区, sent to the 二道江区 lab
+    edj_open_tube: str = ""
+    tube_ids: dict[str, int] = field(default_factory=dict)  # by code
+    dc_controlled: int = 0  # persons of a positive pool: 新站社区, 老站社区; a positive pool of 东通化社区
+    dc_neighbour_controlled: int = 0
+    edj_controlled: int = 0
+    lab_job: int = 0  # result uploads: the lab account's, and another 东昌区 user's
+    dc_upload_job: int = 0
+
+    def tube(self, code: str) -> str:
+        """A tube's id, as the audit log names it."""
+        return str(self.tube_ids[code])
 
     @property
     def edj_id_tail(self) -> str:
@@ -239,9 +334,48 @@ def demo_records(engine) -> dict[str, Any]:  # type: ignore[no-untyped-def]
                 "edj_lab": labs["220503"], "id_numbers": {p.id: p.id_number for p in (dc, neighbour, edj)}}
 
 
+@pytest.fixture(scope="module")
+def matrix_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection for the whole matrix, inside a transaction rolled back at its end."""
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def matrix_world(matrix_connection: Connection, demo_records: dict[str, Any]) -> World:
+    """The records of the cases, made once for the matrix (each test runs in a savepoint after them)."""
+    session = Session(bind=matrix_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    Principal.system().bind(session)
+    try:
+        made = _accounts_and_jobs(session, demo_records)
+        _testing_records(session, made)
+        session.commit()  # releases the session's savepoint: the records stay in the matrix's transaction
+    finally:
+        session.close()
+    return made
+
+
 @pytest.fixture
-def world(session: Session, demo_records: dict[str, Any]) -> World:
-    """The records of the cases, with three personas' accounts and two failed jobs added."""
+def connection(matrix_connection: Connection) -> Iterator[Connection]:
+    """The matrix's connection inside a savepoint, rolled back after the test: the suite's ``connection``,
+    with the records of the cases already there."""
+    savepoint = matrix_connection.begin_nested()
+    yield matrix_connection
+    if savepoint.is_active:
+        savepoint.rollback()
+
+
+@pytest.fixture
+def world(matrix_world: World, connection: Connection) -> World:
+    """The records the cases point at."""
+    return replace(matrix_world)
+
+
+def _accounts_and_jobs(session: Session, demo_records: dict[str, Any]) -> World:
+    """The demo city's records, with three personas' accounts and two failed jobs added."""
     # No usable passwords: these personas sign in by session only.
     for username, home, grants in [
         (DC_ADMIN, "220502", [(Role.ADMIN, "220502")]),
@@ -255,6 +389,76 @@ def world(session: Session, demo_records: dict[str, Any]) -> World:
     session.add_all(jobs.values())
     session.flush()
     return World(**demo_records, dc_job=jobs["220502"].id, edj_job=jobs["220503"].id)
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    """The suite's settings, with uploaded files kept out of the working tree."""
+    return settings.model_copy(update={"data_dir": tmp_path})
+
+
+def _unsampled(session: Session, world: World, code: str, n: int) -> list[int]:
+    """``n`` residents of ``code`` at home, none of the persons the cases name."""
+    found = session.execute(select(Person.id).where(
+        Person.jurisdiction_code == code, Person.whereabouts == Whereabouts.AT_HOME,
+        Person.id.not_in([world.dc_person, world.dc_neighbour, world.edj_person])).order_by(Person.id).limit(n)).all()
+    assert len(found) == n, code
+    return [ident for (ident,) in found]
+
+
+def _testing_records(session: Session, world: World) -> None:
+    """Two rounds, three sites, tubes in every state and two positive pools, for the testing cases.
+
+    In the city round: tubes of 新站社区 sent to the 东昌区 lab, still open, and sent to the
+    二道江区 lab; tubes of 东通化社区 sent and open; a positive pool of 新站社区 and 老站社区 and one
+    of 东通化社区, whose members are under control with re-sampling orders. Two result uploads wait
+    as jobs: the lab account's own and another 东昌区 user's. The persons the cases name are in
+    none of them, so they are still to be sampled.
+    """
+    start = utcnow() - timedelta(hours=2)
+    city = service.create_round(session, RoundIn(name="全市第一轮", jurisdiction_code="2205", starts_at=start))
+    edj = service.create_round(session, RoundIn(name="二道江区加密检测", jurisdiction_code="220503",
+                                                starts_at=start - timedelta(hours=1)))
+    sites = {code: service.create_site(session, SiteIn(name=f"{code}采样点", jurisdiction_code=code,
+                                                       opens_at=time(6), closes_at=time(22), serves=[code]))
+             for code in (DC_COMMUNITY, DC_NEIGHBOUR_COMMUNITY, EDJ_COMMUNITY)}
+    dc, neighbour, edj_people = (_unsampled(session, world, DC_COMMUNITY, 5),
+                                 _unsampled(session, world, DC_NEIGHBOUR_COMMUNITY, 1),
+                                 _unsampled(session, world, EDJ_COMMUNITY, 3))
+    # (site, tube: its persons), one batch per site; then the tubes each lab received.
+    batches = {
+        DC_COMMUNITY: {"MXDC00001": dc[0:2], "MXDC00002": dc[2:3], "MXDC00003": dc[3:4],
+                       "MXDC00004": [dc[4], neighbour[0]]},
+        EDJ_COMMUNITY: {"MXEDJ0001": edj_people[0:1], "MXEDJ0002": edj_people[1:2], "MXEDJ0003": edj_people[2:3]},
+    }
+    sent = {world.dc_lab: ["MXDC00001", "MXDC00004"], world.edj_lab: ["MXDC00003", "MXEDJ0001", "MXEDJ0003"]}
+    at = (utcnow() - timedelta(minutes=30)).isoformat()
+    for code, tubes in batches.items():
+        entries = [{"client_id": f"matrix-{tube}-{person}", "tube_code": tube, "person_id": person, "sampled_at": at}
+                   for tube, persons in tubes.items() for person in persons]
+        stored = service.register_batch(session, SampleBatch.model_validate(
+            {"round_id": city.id, "site_id": sites[code].id, "entries": entries})).stored
+        assert stored == len(entries)
+    for lab, codes in sent.items():
+        service.send_tubes(session, codes, lab)
+    ids = dict(session.execute(select(Tube.code, Tube.id).where(Tube.round_id == city.id)).all())
+    for code, lab, where in (("MXDC00004", world.dc_lab, DC_COMMUNITY), ("MXEDJ0003", world.edj_lab, EDJ_COMMUNITY)):
+        session.add(TubeResult(tube_id=ids[code], outcome=Outcome.POSITIVE, tested_at=utcnow(), lab_id=lab,
+                               jurisdiction_code=where))
+    session.flush()
+    assert service.apply_results(session, [ids["MXDC00004"], ids["MXEDJ0003"]])["controlled"] == 3
+    jobs = {name: Job(kind=results.IMPORT_JOB, params={"path": "-", "filename": f"{name}.csv"},
+                      created_by_id=session.execute(select(User.id).where(User.username == name)).scalar_one(),
+                      jurisdiction_code="220502")
+            for name in (LAB, "dongchang_testing")}
+    session.add_all(jobs.values())
+    session.flush()
+    world.city_round, world.edj_round, world.dc_site = city.id, edj.id, sites[DC_COMMUNITY].id
+    world.dc_sent_tube, world.dc_open_tube, world.dc_other_lab_tube = "MXDC00001", "MXDC00002", "MXDC00003"
+    world.edj_sent_tube, world.edj_open_tube = "MXEDJ0001", "MXEDJ0002"
+    world.tube_ids = ids
+    world.dc_controlled, world.dc_neighbour_controlled, world.edj_controlled = dc[4], neighbour[0], edj_people[2]
+    world.lab_job, world.dc_upload_job = jobs[LAB].id, jobs["dongchang_testing"].id
 
 
 @pytest.fixture
@@ -316,7 +520,76 @@ def job_state(key: str) -> Effect:
     return lambda s, w: s.execute(select(Job.state).where(Job.id == getattr(w, key))).scalar_one()
 
 
+# The testing tables a refused request must leave exactly as they were.
+TESTING_TABLES = (Round, RoundArea, SamplingSite, Tube, TubeResult, Sample, DoorVisit, ResampleOrder, OrderMember,
+                  Control, ResultImport)
+
+
+@dataclass(frozen=True)
+class WriteState:
+    """What a testing write is meant to change, and every row of the testing tables besides."""
+
+    meant: Any
+    rows: tuple[Any, ...]
+
+
+def rows_of_testing_tables(s: Session) -> tuple[Any, ...]:
+    """Every row of the testing tables (a few dozen in a test), in key order."""
+    return tuple(tuple(tuple(row) for row in s.execute(select(*m.__table__.c).order_by(
+        *m.__table__.primary_key.columns)).all()) for m in TESTING_TABLES)
+
+
+def with_testing_rows(effect: Effect) -> Effect:
+    """``effect`` and the testing tables: an allowed write changes the first, a refused one neither."""
+    return lambda s, w: WriteState(effect(s, w), rows_of_testing_tables(s))
+
+
+def rounds_named(name: str) -> Effect:
+    return with_testing_rows(lambda s, w: s.execute(select(func.count()).select_from(Round)
+                                                    .where(Round.name == name)).scalar_one())
+
+
+def sites_named(name: str) -> Effect:
+    return with_testing_rows(lambda s, w: s.execute(select(func.count()).select_from(SamplingSite)
+                                                    .where(SamplingSite.name == name)).scalar_one())
+
+
+def door_visit(person: str) -> Effect:
+    return with_testing_rows(lambda s, w: s.execute(select(DoorVisit.mark, DoorVisit.reason).where(
+        DoorVisit.round_id == w.city_round, DoorVisit.person_id == getattr(w, person))).one_or_none())
+
+
+def samples_of(*persons: str) -> Effect:
+    return with_testing_rows(lambda s, w: tuple(s.execute(select(func.count()).select_from(Sample).where(
+        Sample.round_id == w.city_round, Sample.person_id == getattr(w, p))).scalar_one() for p in persons))
+
+
+def tube_row(tube: str) -> Effect:
+    return with_testing_rows(lambda s, w: tuple(s.execute(select(Tube.state, Tube.lab_id, Tube.closed_at)
+                                                          .where(Tube.code == getattr(w, tube))).one()))
+
+
+def tube_result(tube: str) -> Effect:
+    return with_testing_rows(lambda s, w: s.execute(select(TubeResult.outcome)
+                                                    .join(Tube, Tube.id == TubeResult.tube_id)
+                                                    .where(Tube.code == getattr(w, tube))).scalar_one_or_none())
+
+
+def upload_jobs(s: Session, w: World) -> int:
+    return s.execute(select(func.count()).select_from(Job).where(Job.kind == results.IMPORT_JOB)).scalar_one()
+
+
+def exports_of_round(s: Session, w: World) -> int:
+    return s.execute(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == Action.EXPORT, AuditEntry.entity == "untested",
+        AuditEntry.entity_id == str(w.city_round))).scalar_one()
+
+
 # --- The cases -----------------------------------------------------------------------------------
+
+
+# A further check of a successful response: (response, session, world, persona).
+Check = Callable[[Any, Session, World, Persona], None]
 
 
 @dataclass(frozen=True)
@@ -326,6 +599,7 @@ class Listing:
     model: Any
     code_field: str = "jurisdiction_code"
     where: Callable[[World], list[ColumnElement[bool]]] = lambda w: []
+    is_paged: bool = True  # a page of ``items`` with its ``total``, or a plain list of every row
 
 
 @dataclass(frozen=True)
@@ -338,18 +612,28 @@ class Case:
     json: Callable[[World], dict[str, Any]] | None = None
     form: Callable[[World], dict[str, str]] | None = None
     effect: Effect | None = None  # the state a successful request changes (and a refused one must not)
-    # (table, world attribute or primary key) of the record looked up in scope: a 404 must be audited.
-    target: tuple[str, str] | None = None
+    # (table, world attribute, primary key or a function of the world giving it) of the record looked
+    # up in scope: a 404 must be audited.
+    target: tuple[str, str | Callable[[World], str]] | None = None
     listing: Listing | None = None
     # Records the response shows exactly when the persona's jurisdiction covers them:
     # ("person" | "job", world attribute) or ("user" | "code", literal).
     shows: tuple[tuple[str, str], ...] = ()
     reveals: str | None = None  # world attribute of the person whose full ID number a 200 may show
     is_own_account: bool = False  # the response is the persona's own account, whatever its grants
+    files: Callable[[World], dict[str, tuple[str, bytes, str]]] | None = None  # a multipart upload
+    # Records a body lists may lie above the persona's jurisdiction too (a round, seen from within it).
+    overlapping: bool = False
+    check: Check | None = None  # what else a successful (200, 201) response must show
 
     @property
     def is_page(self) -> bool:
         return not self.route.startswith("/api/")
+
+    @property
+    def is_testing(self) -> bool:
+        """Whether the response shows testing records, judged by the persona's testing scope."""
+        return self.route.startswith(("/testing", "/api/v1/testing"))
 
 
 def _user_in(username: str, *grants: tuple[str, str], facility: str | None = None) -> Callable[[World], dict]:
@@ -394,16 +678,174 @@ def _create_user(username: str, *grants: tuple[str, str], facility: str | None =
                 effect=user_named(username))
 
 
+def _testing(method: str, route: str, url: str | None = None, **kw: Any) -> Case:
+    """A case on the testing records: ``{round_id}`` is the city round unless ``url`` says otherwise."""
+    return Case(method, route, url or route.replace("{round_id}", "{city_round}"), **kw)
+
+
+def _result_file(*rows: tuple[str, Outcome, str]) -> Callable[[World], dict[str, tuple[str, bytes, str]]]:
+    """A lab result file of (tube attribute of the world, outcome, lab code) rows."""
+
+    def files(w: World) -> dict[str, tuple[str, bytes, str]]:
+        return {"file": ("results.csv", result_csv([(getattr(w, tube), outcome, lab) for tube, outcome, lab in rows]),
+                         "text/csv")}
+
+    return files
+
+
+def result_csv(rows: list[tuple[str, Outcome, str]]) -> bytes:
+    """Result rows in the standard template, as CSV, tested a minute ago."""
+    tested = (utcnow() - timedelta(minutes=1)).replace(microsecond=0).isoformat()
+    lines = ["tube_code,result,tested_at,lab_code,ct_value"]
+    lines += [f"{code},{outcome.value},{tested},{lab}," for code, outcome, lab in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _tube_case(method: str, route: str, tube: str, **kw: Any) -> Case:
+    """A case on one tube, by barcode; a 404 on an existing tube must be audited."""
+    return _testing(method, route, route.replace("{code}", "{" + tube + "}"),
+                    target=("tubes", lambda w: w.tube(getattr(w, tube))), **kw)
+
+
+def _round_form(name: str, code: str) -> Callable[[World], dict[str, str]]:
+    return lambda w: {"name": name, "jurisdiction_code": code, "starts_at": "2021-01-20T08:00",
+                      "default_risk": "low"}
+
+
+def _site_in(name: str, code: str, *serves: str) -> Callable[[World], dict[str, Any]]:
+    return lambda w: {"name": name, "jurisdiction_code": code, "opens_at": "07:00", "closes_at": "21:00",
+                      "serves": list(serves or (code,))}
+
+
+# --- What a successful testing response must show, besides staying in scope
+
+
+def rounds_seen(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The rounds listed are exactly those over, at or under the persona's testing scope."""
+    where = persona.testing_scope
+    expected = {r.id for r in s.execute(select(Round)).scalars()
+                if covers(where, r.jurisdiction_code) or covers(r.jurisdiction_code, where)}
+    assert {r["id"] for r in response.json()} == expected
+
+
+def coverage_counted(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The funnel counts everyone under its area, so nobody sampled is hidden from a figure."""
+    total = response.json()["total"]
+    under = total["code"]
+    sampled = s.execute(select(func.count()).select_from(Sample).where(
+        Sample.round_id == w.city_round, STANDING, Sample.jurisdiction_code.startswith(under))).scalar_one()
+    target = s.execute(select(func.count()).select_from(Person).where(
+        Person.jurisdiction_code.startswith(under), Person.whereabouts == Whereabouts.AT_HOME)).scalar_one()
+    assert sampled > 0
+    assert (total["target"], total["sampled"]) == (target, sampled)
+
+
+def _untested_count(s: Session, w: World, community: str) -> int:
+    sampled = select(Sample.person_id).where(Sample.round_id == w.city_round, STANDING)
+    return s.execute(select(func.count()).select_from(Person).where(
+        Person.jurisdiction_code == community, Person.whereabouts == Whereabouts.AT_HOME,
+        Person.id.not_in(sampled))).scalar_one()
+
+
+def untested_counted(community: str) -> Check:
+    """The list counts every person of the community still to be sampled."""
+
+    def check(response: Any, s: Session, w: World, persona: Persona) -> None:
+        shown = re.search(r'data-testid="missing-count">([\d,]+)<', response.text)
+        assert shown is not None
+        assert int(shown.group(1).replace(",", "")) == _untested_count(s, w, community) > 0
+
+    return check
+
+
+def export_masked(community: str) -> Check:
+    """The export lists the same persons, masked, under the exporting user's watermark."""
+
+    def check(response: Any, s: Session, w: World, persona: Persona) -> None:
+        sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+        rows = [[str(c) for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
+        text = "\n".join("\t".join(row) for row in rows)
+        assert persona.username is not None and persona.username in rows[1][0] and persona.username in rows[-1][0]
+        assert len(rows) - 4 == _untested_count(s, w, community)  # title, watermark, headers … watermark
+        names = s.execute(select(Person.name, Person.id_number).where(Person.jurisdiction_code == community)).all()
+        assert not any(name in text or number in text for name, number in names)
+
+    return check
+
+
+def samples_stored_in_scope(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """Each entry of a batch is stored when its person lies in the persona's jurisdiction, rejected if not."""
+    codes = [s.execute(select(Person.jurisdiction_code).where(Person.id == getattr(w, key))).scalar_one()
+             for key in ("dc_person", "edj_person")]
+    statuses = [e["status"] for e in response.json()["entries"]]
+    assert statuses == [EntryStatus.STORED if covers(persona.home, c) else EntryStatus.REJECTED for c in codes]
+
+
+def upload_queued(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """An uploaded file waits as a job that will run as the user who uploaded it."""
+    job = s.execute(select(Job).where(Job.kind == results.IMPORT_JOB).order_by(Job.id.desc())).scalars().first()
+    user = users.find_user(s, persona.username or "")
+    assert job is not None and user is not None
+    assert (job.created_by_id, job.state) == (user.id, JobState.QUEUED)
+    assert f'id="import-job-{job.id}"' in response.text
+
+
+def result_stored(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The file was applied, not taken for one imported before."""
+    body = response.json()
+    assert (body["new_results"], body["already_imported"]) == (1, False)
+
+
+def funnel_shown(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The overview shows the latest round's funnel (counts, nobody named) to whoever may count."""
+    user = users.find_user(s, persona.username or "")
+    assert user is not None
+    counts = users.principal_for(user).can(Permission.AGGREGATES_READ)
+    assert ('data-testid="testing-funnel"' in response.text) == counts
+    if counts:
+        assert f'href="/testing/rounds/{w.city_round}"' in response.text
+
+
 PAGE, API = "/people/{person_id}", "/api/v1/persons/{person_id}"
 GEO_PAGE, GEO_API = "/geo/{code}", "/api/v1/jurisdictions/{code}"
 LOGIN_FORM = {"username": WORKER_DC, "password": demo.DEMO_PASSWORD, "next": "/people"}
+ROUND, API_ROUND = "/testing/rounds/{round_id}", "/api/v1/testing/rounds/{round_id}"
+ROUND_URL = "/testing/rounds/{city_round}"
+SITES, TUBE = "/api/v1/testing/sites", "/api/v1/testing/tubes/{code}"
+UPLOAD_JOB = "/testing/results/jobs/{job_id}"
+
+
+def _untested(community: str) -> Case:
+    """The city round's door-to-door list of a community; one outside the persona's reach is missing (audited)."""
+    return _testing("GET", ROUND + "/untested", ROUND_URL + f"/untested?community={community}",
+                    target=("jurisdictions", community), check=untested_counted(community))
+
+
+def _export(community: str) -> Case:
+    """The door-to-door list as Excel: an export is in the audit log exactly when it was allowed."""
+    return _testing("GET", ROUND + "/untested.xlsx", ROUND_URL + f"/untested.xlsx?community={community}",
+                    target=("jurisdictions", community), effect=with_testing_rows(exports_of_round),
+                    check=export_masked(community))
+
+
+def _door_visit(person: str) -> Case:
+    return _testing("PUT", API_ROUND + "/door-visits/{person_id}",
+                    "/api/v1/testing/rounds/{city_round}/door-visits/{" + person + "}",
+                    json=lambda w: {"mark": "cannot_be_sampled", "reason": "away", "note": "外出务工"},
+                    target=("persons", person), effect=door_visit(person))
+
+
+def _results(tube: str, lab: str) -> Case:
+    """A lab file with one negative result for ``tube``, reported by ``lab`` (a lab code)."""
+    return _testing("POST", "/api/v1/testing/results", files=_result_file((tube, Outcome.NEGATIVE, lab)),
+                    effect=tube_result(tube), check=result_stored)
 
 CASES: dict[str, Case] = {
     "shell.login_form": Case("GET", "/login", "/login"),
     "shell.login": Case("POST", "/login", "/login", form=lambda w: LOGIN_FORM),
     "shell.logout": Case("POST", "/logout", "/logout"),
     "shell.language": Case("GET", "/lang/{locale}", "/lang/en?next=/people"),
-    "shell.overview": Case("GET", "/", "/", shows=(("code", "220503"),)),
+    "shell.overview": Case("GET", "/", "/", shows=(("code", "220503"),), check=funnel_shown),
     "geo.tree": Case("GET", "/geo", "/geo"),
     "geo.page.dc": _jurisdiction_case(GEO_PAGE, "220502"),
     "geo.page.edj_community": _jurisdiction_case(GEO_PAGE, EDJ_COMMUNITY),
@@ -482,6 +924,85 @@ CASES: dict[str, Case] = {
     "jobs.progress.edj": _job_case("GET", "/jobs/{job_id}/progress", "edj_job"),
     "jobs.rerun.dc": _job_case("POST", "/jobs/{job_id}/rerun", "dc_job", effect=job_state("dc_job")),
     "jobs.rerun.edj": _job_case("POST", "/jobs/{job_id}/rerun", "edj_job", effect=job_state("edj_job")),
+    "testing.rounds": _testing("GET", "/testing", shows=(("round", "city_round"), ("round", "edj_round"))),
+    "testing.open_round.dc": Case("POST", "/testing/rounds", "/testing/rounds",
+                                  form=_round_form("东昌区第二轮", "220502"), effect=rounds_named("东昌区第二轮")),
+    "testing.open_round.edj": Case("POST", "/testing/rounds", "/testing/rounds",
+                                   form=_round_form("二道江区第二轮", "220503"), effect=rounds_named("二道江区第二轮")),
+    "testing.round.city": _testing("GET", ROUND, target=("testing_rounds", "city_round")),
+    "testing.round.edj": _testing("GET", ROUND, ROUND.replace("{round_id}", "{edj_round}"),
+                                  target=("testing_rounds", "edj_round")),
+    "testing.alerts.city": _testing("GET", ROUND + "/alerts", shows=(
+        ("tperson", "dc_controlled"), ("tperson", "dc_neighbour_controlled"), ("tperson", "edj_controlled"))),
+    "testing.planner": Case("GET", "/testing/planner", "/testing/planner?prevalence=0.002"),
+    "api.testing.rounds": _testing("GET", "/api/v1/testing/rounds", overlapping=True, check=rounds_seen),
+    "api.testing.rounds.create.edj": Case("POST", "/api/v1/testing/rounds", "/api/v1/testing/rounds",
+                                          json=lambda w: {"name": "二道江区第二轮", "jurisdiction_code": "220503",
+                                                          "starts_at": "2021-01-20T08:00:00+08:00"},
+                                          effect=rounds_named("二道江区第二轮"), overlapping=True),
+    "api.testing.round.edj": _testing("GET", API_ROUND, API_ROUND.replace("{round_id}", "{edj_round}"),
+                                      target=("testing_rounds", "edj_round"), overlapping=True),
+    "api.testing.coverage.city": _testing("GET", API_ROUND + "/coverage", check=coverage_counted),
+    "api.testing.coverage.under_edj": _testing("GET", API_ROUND + "/coverage",
+                                               "/api/v1/testing/rounds/{city_round}/coverage?under=220503",
+                                               target=("jurisdictions", "220503"), check=coverage_counted),
+    "api.testing.orders.city": _testing("GET", API_ROUND + "/orders", listing=Listing(
+        ResampleOrder, where=lambda w: [ResampleOrder.round_id == w.city_round], is_paged=False)),
+    "api.testing.planner": Case("GET", "/api/v1/testing/planner",
+                                "/api/v1/testing/planner?prevalence=0.002&population=100000&capacity_per_hour=2000"),
+    "testing.untested.dc": _untested(DC_COMMUNITY),
+    "testing.untested.dc_neighbour": _untested(DC_NEIGHBOUR_COMMUNITY),
+    "testing.untested.edj": _untested(EDJ_COMMUNITY),
+    "testing.mark_door.dc": _testing("POST", ROUND + "/untested/{person_id}", ROUND_URL + "/untested/{dc_person}",
+                                     form=lambda w: {"mark": "visited"}, target=("persons", "dc_person"),
+                                     effect=door_visit("dc_person")),
+    "testing.mark_door.edj": _testing("POST", ROUND + "/untested/{person_id}", ROUND_URL + "/untested/{edj_person}",
+                                      form=lambda w: {"mark": "visited"}, target=("persons", "edj_person"),
+                                      effect=door_visit("edj_person")),
+    "api.testing.door_visit.dc": _door_visit("dc_person"),
+    "api.testing.door_visit.dc_neighbour": _door_visit("dc_neighbour"),
+    "testing.export.dc": _export(DC_COMMUNITY),
+    "testing.export.edj": _export(EDJ_COMMUNITY),
+    "api.testing.sites": _testing("GET", "/api/v1/testing/sites", listing=Listing(SamplingSite, is_paged=False)),
+    "api.testing.sites.create.dc": Case("POST", SITES, SITES, json=_site_in("新站社区二号采样点", DC_COMMUNITY),
+                                        effect=sites_named("新站社区二号采样点")),
+    "api.testing.sites.create.edj": Case("POST", SITES, SITES, json=_site_in("东通化社区二号采样点", EDJ_COMMUNITY),
+                                         effect=sites_named("东通化社区二号采样点")),
+    # A site of 新站社区 that would serve a community of another district.
+    "api.testing.sites.create.serves_edj": Case("POST", SITES, SITES,
+                                                json=_site_in("跨区采样点", DC_COMMUNITY, DC_COMMUNITY, EDJ_COMMUNITY),
+                                                effect=sites_named("跨区采样点")),
+    # A device's batch: one person of 新站社区, one of 二道江区, into a new tube at the 新站社区 site.
+    "api.testing.samples.batch": _testing("POST", "/api/v1/testing/samples/batch", json=lambda w: {
+        "round_id": w.city_round, "site_id": w.dc_site, "entries": [
+            {"client_id": f"matrix-{key}", "tube_code": "MXNEW0001", "person_id": getattr(w, key),
+             "sampled_at": (utcnow() - timedelta(minutes=5)).isoformat()} for key in ("dc_person", "edj_person")]},
+        effect=samples_of("dc_person", "edj_person"), check=samples_stored_in_scope),
+    "api.testing.tube.dc_sent": _tube_case("GET", TUBE, "dc_sent_tube"),
+    "api.testing.tube.dc_other_lab": _tube_case("GET", TUBE, "dc_other_lab_tube"),
+    "api.testing.tube.edj_sent": _tube_case("GET", TUBE, "edj_sent_tube"),
+    "api.testing.tube.close.dc_open": _tube_case("POST", TUBE + "/close", "dc_open_tube",
+                                                 effect=tube_row("dc_open_tube")),
+    "api.testing.tube.close.edj_open": _tube_case("POST", TUBE + "/close", "edj_open_tube",
+                                                  effect=tube_row("edj_open_tube")),
+    "api.testing.shipments.dc": _testing("POST", "/api/v1/testing/shipments", json=lambda w: {
+        "lab_id": w.dc_lab, "tube_codes": [w.dc_open_tube]}, effect=tube_row("dc_open_tube")),
+    "api.testing.shipments.edj": _testing("POST", "/api/v1/testing/shipments", json=lambda w: {
+        "lab_id": w.edj_lab, "tube_codes": [w.edj_open_tube]}, effect=tube_row("edj_open_tube")),
+    "testing.results_page": Case("GET", "/testing/results", "/testing/results"),
+    "testing.upload": _testing("POST", "/testing/results", files=_result_file(("dc_sent_tube", Outcome.NEGATIVE,
+                                                                               "LAB220502")),
+                               effect=with_testing_rows(upload_jobs), check=upload_queued),
+    "testing.upload_progress.own": _testing("GET", UPLOAD_JOB, UPLOAD_JOB.replace("{job_id}", "{lab_job}"),
+                                            target=("jobs", "lab_job")),
+    "testing.upload_progress.dc_other": _testing("GET", UPLOAD_JOB, UPLOAD_JOB.replace("{job_id}", "{dc_upload_job}"),
+                                                 target=("jobs", "dc_upload_job")),
+    "testing.template.xlsx": Case("GET", "/testing/template.{fmt}", "/testing/template.xlsx"),
+    # The lab's file for a tube sent to it; for a 东昌区 tube sent to the 二道江区 lab; for a 二道江区 tube,
+    # from the 二道江区 lab.
+    "api.testing.results.own": _results("dc_sent_tube", "LAB220502"),
+    "api.testing.results.other_lab_tube": _results("dc_other_lab_tube", "LAB220502"),
+    "api.testing.results.edj": _results("edj_sent_tube", "LAB220503"),
 }
 
 # Routes that need no row: framework plumbing, not application data.
@@ -494,6 +1015,7 @@ _PERSON_LINK = re.compile(r'href="/people/(\d+)"')
 _GEO_LINK = re.compile(r'href="/geo/(\d+)[?"]|data-code="(\d+)"')
 _AUDIT_CODE = re.compile(r'<td class="wide">(\d+)</td>')  # the audit table's jurisdiction column
 _JOB_ROW = re.compile(r'<tr id="job-(\d+)"')
+_ROUND_LINK = re.compile(r'href="/testing/rounds/(\d+)"')
 _USER_ROW = re.compile(r"<tr><td>([\w.-]+)</td>")
 _GRANT_CODE = re.compile(r"<span class=\"badge\">[^<]*· (\d{2,12})</span>")  # a role badge on the users page
 
@@ -507,6 +1029,7 @@ def shown_in_page(html: str, session: Session) -> dict[str, dict[str, str]]:
     """What an HTML page shows, by kind, each with the jurisdiction it belongs to (system view)."""
     person_ids = {int(i) for i in _PERSON_LINK.findall(html)}
     job_ids = {int(i) for i in _JOB_ROW.findall(html)}
+    round_ids = {int(i) for i in _ROUND_LINK.findall(html)}
     usernames = set(_USER_ROW.findall(_table(html, "users")))
     codes = {c for groups in _GEO_LINK.findall(html) for c in groups if c}
     codes |= set(_GRANT_CODE.findall(html)) | set(_AUDIT_CODE.findall(_table(html, "audit")))
@@ -521,16 +1044,20 @@ def shown_in_page(html: str, session: Session) -> dict[str, dict[str, str]]:
     return {
         "person": lookup(Person.jurisdiction_code, Person.id, person_ids),
         "job": lookup(Job.jurisdiction_code, Job.id, job_ids),
+        "round": lookup(Round.jurisdiction_code, Round.id, round_ids),
         "user": lookup(User.jurisdiction_code, User.username, usernames),
         "code": {c: c for c in codes},
     }
 
 
 def codes_in_json(value: Any) -> Iterator[tuple[str, str]]:
-    """Every (key, code) of a ``jurisdiction_code`` (a record's) or ``code`` (a jurisdiction's) in a body."""
+    """Every (key, code) of a ``jurisdiction_code`` (a record's) or ``code`` (a jurisdiction's) in a body.
+
+    A ``code`` that is not all digits names something else (a tube's barcode).
+    """
     if isinstance(value, dict):
         for key, item in value.items():
-            if key in ("jurisdiction_code", "code") and isinstance(item, str):
+            if key in ("jurisdiction_code", "code") and isinstance(item, str) and item.isdigit():
                 yield key, item
             else:
                 yield from codes_in_json(item)
@@ -541,7 +1068,7 @@ def codes_in_json(value: Any) -> Iterator[tuple[str, str]]:
 
 def _record_code(session: Session, world: World, kind: str, ref: str) -> tuple[str, str]:
     """(identifier as the page shows it, jurisdiction) of a ``shows`` entry."""
-    if kind == "person":
+    if kind in ("person", "tperson"):
         ident = getattr(world, ref)
         return str(ident), session.execute(select(Person.jurisdiction_code)
                                            .where(Person.id == ident)).scalar_one()
@@ -550,6 +1077,9 @@ def _record_code(session: Session, world: World, kind: str, ref: str) -> tuple[s
         return str(ident), session.execute(select(Job.jurisdiction_code).where(Job.id == ident)).scalar_one()
     if kind == "user":
         return ref, session.execute(select(User.jurisdiction_code).where(User.username == ref)).scalar_one()
+    if kind == "round":
+        ident = getattr(world, ref)
+        return str(ident), session.execute(select(Round.jurisdiction_code).where(Round.id == ident)).scalar_one()
     return ref, ref
 
 
@@ -590,7 +1120,8 @@ def test_authorization_matrix(case_id: str, persona_name: str, world: World, sig
 
     response = client.request(case.method, case.url.format(**vars(world), edj_id_tail=world.edj_id_tail),
                               json=case.json(world) if case.json else None,
-                              data=case.form(world) if case.form else None, follow_redirects=False)
+                              data=case.form(world) if case.form else None,
+                              files=case.files(world) if case.files else None, follow_redirects=False)
 
     assert_status(case, response, expected)
     session.expire_all()  # what the request committed, seen by the system on the same connection
@@ -601,13 +1132,16 @@ def test_authorization_matrix(case_id: str, persona_name: str, world: World, sig
         assert_refusal_audited(case, session, world, persona, hidden=expected == 404)
     if response.status_code in (200, 201) and persona.username is not None:
         assert_shown_within_scope(case, response, session, world, persona)
+        if case.check is not None:
+            case.check(response, session, world, persona)
 
 
 def assert_effect(case: Case, session: Session, world: World, before: Any, *, allowed: bool) -> None:
     """A write took effect exactly when it was allowed."""
     after = case.effect(session, world)  # type: ignore[misc]
     if allowed:
-        assert after != before, "an allowed write changed nothing"
+        meant = (before.meant, after.meant) if isinstance(before, WriteState) else (before, after)
+        assert meant[1] != meant[0], "an allowed write changed nothing"
     else:
         assert after == before, "a refused write changed the database"
 
@@ -624,7 +1158,7 @@ def assert_refusal_audited(case: Case, session: Session, world: World, persona: 
                            hidden: bool) -> None:
     """A record hidden by the scope is refused as missing and the attempt audited; one in scope is not."""
     table, ref = case.target  # type: ignore[misc]
-    entity_id = str(getattr(world, ref, ref))
+    entity_id = ref(world) if callable(ref) else str(getattr(world, ref, ref))
     denied = session.execute(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == Action.ACCESS_DENIED, AuditEntry.actor_name == persona.username,
         AuditEntry.entity == table, AuditEntry.entity_id == entity_id)).scalar_one()
@@ -635,30 +1169,46 @@ def assert_shown_within_scope(case: Case, response: Any, session: Session, world
                               persona: Persona) -> None:
     """Everything a response shows lies inside the persona's jurisdiction; lists show all of it."""
 
-    def scope(kind: object) -> str:  # jurisdictions (codes) may be read more widely than records
-        return persona.geo_scope if kind in ("code", Jurisdiction) else persona.home
+    def scope(kind: object) -> str:
+        # Jurisdictions (codes) may be read more widely than records, testing records more narrowly.
+        if kind in ("code", Jurisdiction):
+            return persona.geo_scope
+        if kind in ("round", "tperson") or kind in TESTING_TABLES or case.is_testing:
+            return persona.testing_scope
+        return persona.home
+
+    def within(kind: object, code: str) -> bool:
+        # A round is seen from anywhere inside or above its area.
+        upward = kind == "round" or (case.overlapping and kind == "jurisdiction_code")
+        return covers(scope(kind), code) or (upward and covers(code, scope(kind)))
 
     if case.is_page:
-        shown = shown_in_page(response.text, session)
-        for kind, items in shown.items():
-            outside = {ident: code for ident, code in items.items() if not covers(scope(kind), code)}
-            assert not outside, f"{kind} outside {scope(kind)} shown: {outside}"
-        for kind, ref in case.shows:
-            ident, code = _record_code(session, world, kind, ref)
-            assert (ident in shown[kind]) == covers(scope(kind), code), f"{kind} {ident} shown wrongly"
+        if response.headers.get("content-type", "").startswith("text/html"):
+            shown = shown_in_page(response.text, session)
+            for kind, items in shown.items():
+                outside = {ident: code for ident, code in items.items() if not within(kind, code)}
+                assert not outside, f"{kind} outside {scope(kind)} shown: {outside}"
+            for kind, ref in case.shows:
+                ident, code = _record_code(session, world, kind, ref)
+                seen = shown["person" if kind == "tperson" else kind]
+                assert (ident in seen) == within(kind, code), f"{kind} {ident} shown wrongly"
         return
     body = response.json()
     if case.is_own_account:
         assert body["username"] == persona.username
         return
-    outside = [code for key, code in codes_in_json(body) if not covers(scope(key), code)]
+    outside = [code for key, code in codes_in_json(body) if not within(key, code)]
     assert not outside, f"codes outside the persona's jurisdiction returned: {outside}"
     if case.listing is not None:
         where = scope(case.listing.model)
-        items = body["items"]
+        items = body["items"] if case.listing.is_paged else body
         assert all(covers(where, item[case.listing.code_field]) for item in items)
-        assert body["total"] == _count_in_scope(session, world, case.listing, where)
-        assert len(items) == min(body["total"], body["size"])
+        total = _count_in_scope(session, world, case.listing, where)
+        if case.listing.is_paged:
+            assert body["total"] == total
+            assert len(items) == min(body["total"], body["size"])
+        else:
+            assert len(items) == total
 
 
 # --- The matrix covers the application -----------------------------------------------------------

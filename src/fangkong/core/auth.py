@@ -92,7 +92,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PUBLICITY_STAFF: frozenset(_BASE),
     Role.COMMUNITY_WORKER: frozenset(_BASE | _PEOPLE | {P.TESTING_READ, P.TESTING_MARK}),
     # A lab account is bound to its lab (User.facility_id): it reads and imports its own tubes only.
-    Role.LAB: frozenset({P.GEO_READ, P.TUBES_READ, P.RESULTS_WRITE, P.JOBS_READ, P.JOBS_WRITE}),
+    # No jobs permission: that would show (and re-run) every job of the lab's district; it follows
+    # its own uploads through the results pages.
+    Role.LAB: frozenset({P.GEO_READ, P.TUBES_READ, P.RESULTS_WRITE}),
     Role.INSPECTOR: frozenset(_BASE),
     Role.VIEWER: frozenset(_BASE),
 }

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from fangkong.core import audit
 from fangkong.core.auth import Permission
 from fangkong.core.db import utcnow
-from fangkong.core.errors import N_, Conflict, Invalid
+from fangkong.core.errors import N_, Conflict, Invalid, NotFound
 from fangkong.core.i18n import local_time, translate
 from fangkong.core.paging import Page, paginate
 from fangkong.core.scope import AGGREGATE_OPTION, get_or_404, prefix_range, principal_of
@@ -175,10 +175,25 @@ def _check_area(round_: Round, community: str) -> None:
         raise Invalid.field("community", N_("Choose a community inside the round's area."))
 
 
+def require_reach(session: Session, permission: Permission, code: str) -> None:
+    """Refuse a jurisdiction the user cannot reach with ``permission`` as if it did not exist (audited)."""
+    if principal_of(session).can(permission, code):
+        return
+    audit.record(session, audit.Action.ACCESS_DENIED, entity_name="jurisdictions", entity_id=code,
+                 jurisdiction_code=code, detail={"reason": "outside scope"}, survive_rollback=True)
+    raise NotFound(N_("No such jurisdiction."))
+
+
+def _require_list(session: Session, round_: Round, community: str) -> None:
+    """The door-to-door list names persons and says who is untested: it needs both reads there."""
+    _check_area(round_, community)
+    require_reach(session, Permission.PEOPLE_READ, community)
+    principal_of(session).require(Permission.TESTING_READ, community)
+
+
 def untested(session: Session, round_: Round, community: str, *, page: int = 1, size: int = 100) -> Page[MissingPerson]:
     """The target persons of ``community`` not yet sampled in ``round_``, by compound, building and door."""
-    _check_area(round_, community)
-    principal_of(session).require(Permission.PEOPLE_READ, community)
+    _require_list(session, round_, community)
     result = paginate(session, _untested_statement(round_, community), page=page, size=size, scalars=False)
     result.items = [MissingPerson(*row) for row in result.items]
     return result
@@ -186,8 +201,7 @@ def untested(session: Session, round_: Round, community: str, *, page: int = 1, 
 
 def iter_untested(session: Session, round_: Round, community: str) -> Iterator[MissingPerson]:
     """Every target person of ``community`` not yet sampled (for the export)."""
-    _check_area(round_, community)
-    principal_of(session).require(Permission.PEOPLE_READ, community)
+    _require_list(session, round_, community)
     for row in session.execute(_untested_statement(round_, community).execution_options(yield_per=1000)):
         yield MissingPerson(*row)
 
@@ -226,8 +240,7 @@ def export_untested(session: Session, round_: Round, community: str, *, now: dat
     now = now or utcnow()
     principal = principal_of(session)
     # Refuse before a workbook exists: an abandoned write-only workbook leaves a temporary file behind.
-    _check_area(round_, community)
-    principal.require(Permission.PEOPLE_READ, community)
+    _require_list(session, round_, community)
     node = session.get(Jurisdiction, community)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(translate(N_("Not yet sampled"))[:31])

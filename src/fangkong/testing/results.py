@@ -40,9 +40,9 @@ from sqlalchemy.orm import Session
 from fangkong.core import audit, jobs
 from fangkong.core.auth import Permission
 from fangkong.core.db import UTCDateTime, utcnow
-from fangkong.core.errors import N_, FieldError, Invalid
+from fangkong.core.errors import N_, FieldError, Invalid, NotFound
 from fangkong.core.i18n import translate
-from fangkong.core.scope import criteria_for, principal_of, system_access
+from fangkong.core.scope import criteria_for, get_or_404, principal_of, system_access
 from fangkong.geo.models import Facility, FacilityKind
 from fangkong.testing import resultfile, service
 from fangkong.testing.models import Outcome, Purpose, ResultImport, Tube, TubeResult
@@ -240,6 +240,37 @@ def count_results(session: Session, round_id: int) -> int:
 IMPORT_JOB = "testing.import_results"
 # A rejected file's bad rows kept in the job's result for the page; the API answer lists them all.
 JOB_ERRORS_KEPT = 2000
+
+
+def enqueue_import(session: Session, path: Path, filename: str) -> jobs.Job:
+    """Queue the check and import of an uploaded file, to run as the user who uploaded it.
+
+    A lab account holds no jobs permission (that would show it every job of its district), so
+    the job row is written unscoped, on the uploader's behalf.
+    """
+    principal = principal_of(session)
+    principal.require(Permission.RESULTS_WRITE)
+    with system_access(session):
+        job = jobs.enqueue(session, IMPORT_JOB, {"path": str(path), "filename": filename},
+                           jurisdiction_code=principal.home_code)
+        job.created_by_id = principal.user_id
+        session.flush()
+    return job
+
+
+def import_job(session: Session, job_id: int) -> jobs.Job:
+    """An upload's job: one the user made, or one their jobs scope reaches; ``NotFound`` otherwise."""
+    principal = principal_of(session)
+    with system_access(session):
+        own = session.execute(select(jobs.Job).where(jobs.Job.id == job_id, jobs.Job.kind == IMPORT_JOB,
+                                                     jobs.Job.created_by_id == principal.user_id)
+                              ).scalar_one_or_none()
+    if own is not None:
+        return own
+    job = get_or_404(session, jobs.Job, job_id)
+    if job.kind != IMPORT_JOB:
+        raise NotFound(N_("No such record."))
+    return job
 
 
 @jobs.handler(IMPORT_JOB)

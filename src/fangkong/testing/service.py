@@ -17,7 +17,7 @@ from fangkong.core.db import utcnow
 from fangkong.core.errors import N_, Conflict, FieldError, Invalid, NotFound
 from fangkong.core.scope import get_or_404, principal_of, system_access
 from fangkong.geo import service as geo
-from fangkong.geo.models import Facility, FacilityKind
+from fangkong.geo.models import Facility, FacilityKind, Jurisdiction
 from fangkong.people.models import Person
 from fangkong.testing.events import ControlReleased, PoolPositive, PositiveFound, ResamplingOrdered, ResamplingOverdue
 from fangkong.testing.models import (
@@ -77,18 +77,23 @@ def rounds(session: Session, *, permission: Permission = Permission.TESTING_READ
 
 
 def get_round(session: Session, round_id: int) -> Round:
-    """One round the user may see; ``NotFound`` otherwise."""
+    """One round the user may see; ``NotFound`` otherwise (audited when the round exists)."""
     for r in rounds(session):
         if r.id == round_id:
             return r
+    hidden = session.get(Round, round_id)  # rounds are not scoped: this only tells hidden from missing
+    if hidden is not None:
+        audit.record(session, audit.Action.ACCESS_DENIED, entity=hidden, detail={"reason": "outside scope"},
+                     survive_rollback=True)
     raise NotFound(N_("No such round."))
 
 
 def create_round(session: Session, data: RoundIn) -> Round:
     """Open a round over a jurisdiction subtree under the deployment's rule set."""
     principal = principal_of(session)
-    principal.require(Permission.TESTING_WRITE, data.jurisdiction_code)
+    # An area the user cannot see is a wrong input (422); one they see but may not write, a refusal.
     geo.require_jurisdiction(session, data.jurisdiction_code)
+    principal.require(Permission.TESTING_WRITE, data.jurisdiction_code)
     ruleset = rulesets.current()
     rules = ruleset.testing
     deadline = data.deadline or data.starts_at + timedelta(hours=rules.round_hours)
@@ -164,7 +169,9 @@ def create_site(session: Session, data: SiteIn) -> SamplingSite:
     geo.require_jurisdiction(session, data.jurisdiction_code)
     errors = []
     for i, code in enumerate(data.serves):
-        if len(code) != 12 or geo.get_jurisdiction(session, code) is None:
+        # Looked up in scope: a community the user cannot see is reported like an unknown one.
+        known = session.execute(select(Jurisdiction.code).where(Jurisdiction.code == code)).first()
+        if len(code) != 12 or known is None:
             errors.append(FieldError(f"serves.{i}", N_("No such community: {code}"), {"code": code}))
     if data.closes_at <= data.opens_at:
         errors.append(FieldError("closes_at", N_("The closing time must come after the opening time.")))
@@ -194,9 +201,16 @@ def get_site(session: Session, site_id: int) -> SamplingSite:
 def get_tube(session: Session, code: str) -> Tube:
     """A tube by its barcode, in scope."""
     tube = session.execute(select(Tube).where(Tube.code == code)).scalar_one_or_none()
-    if tube is None:
-        raise NotFound(N_("No such tube: {code}"), code=code)
-    return tube
+    if tube is not None:
+        return tube
+    with system_access(session):
+        hidden = session.execute(select(Tube).where(Tube.code == code)).scalar_one_or_none()
+    if hidden is not None:
+        # Another lab's or area's tube is answered like a missing one, and the attempt audited.
+        audit.record(session, audit.Action.ACCESS_DENIED, entity=hidden, detail={"reason": "outside scope"},
+                     survive_rollback=True)
+        session.expunge(hidden)
+    raise NotFound(N_("No such tube: {code}"), code=code)
 
 
 def open_tube(session: Session, round_: Round, code: str, *, site: SamplingSite | None,

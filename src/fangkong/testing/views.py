@@ -21,7 +21,7 @@ from fangkong.core.scope import Principal, get_or_404
 from fangkong.geo import service as geo
 from fangkong.geo.models import Level
 from fangkong.testing import coverage, pooling, resultfile, results, service
-from fangkong.testing.models import ControlState, NoSampleReason, Risk, Tube
+from fangkong.testing.models import ControlState, NoSampleReason, Risk, Round, Tube
 from fangkong.testing.schemas import (
     BatchResult,
     DoorVisitIn,
@@ -94,8 +94,7 @@ def round_page(request: Request, session: SessionDep, principal: Reader, round_i
                under: str | None = None) -> Response:
     """A round's progress: the funnel, each child area's figures and chart, turnaround per lab."""
     round_ = service.get_round(session, round_id)
-    start = under or _start_of(principal, round_.jurisdiction_code)
-    figures = coverage.coverage(session, round_, start)
+    figures = coverage.coverage(session, round_, _area(session, principal, round_, under))
     node = geo.get_jurisdiction(session, figures.total.code)
     trail = geo.ancestors(session, node) if node else []
     return render(request, "testing/round.html", {
@@ -110,6 +109,16 @@ def _start_of(principal: Principal, code: str) -> str:
     """Where a user's view of a round starts: the round's area, or the user's, whichever is narrower."""
     home = principal.home_code
     return home if home.startswith(code) else code
+
+
+def _area(session: SessionDep, principal: Principal, round_: Round, under: str | None) -> str:
+    """Where a view of a round is counted: ``under`` when given and the user may count there, else
+    where their view starts. Counting elsewhere would show zeros, as if nobody there had been sampled."""
+    if under is None:
+        return _start_of(principal, round_.jurisdiction_code)
+    under = geo.check_code(under, field="under")
+    coverage.require_reach(session, Permission.AGGREGATES_READ, under)
+    return under
 
 
 @pages.get("/testing/rounds/{round_id}/alerts")
@@ -221,16 +230,14 @@ async def upload_results(request: Request, session: SessionDep, principal: Uploa
     path = folder / f"{digest}{Path(file.filename or '').suffix.lower()[:8]}"
     if not path.exists():
         path.write_bytes(data)
-    job = jobs.enqueue(session, results.IMPORT_JOB, {"path": str(path), "filename": file.filename or path.name})
+    job = results.enqueue_import(session, path, file.filename or path.name)
     return render(request, "testing/_import_job.html", {"job": job, "progress": jobs.progress_of(job)})
 
 
 @pages.get("/testing/results/jobs/{job_id}")
 def upload_progress(request: Request, session: SessionDep, principal: Uploader, job_id: int) -> Response:
     """How far an upload's check has come, or what it found."""
-    job = get_or_404(session, jobs.Job, job_id)
-    if job.kind != results.IMPORT_JOB:
-        raise NotFound(N_("No such record."))
+    job = results.import_job(session, job_id)
     return render(request, "testing/_import_job.html", {"job": job, "progress": jobs.progress_of(job)})
 
 
@@ -289,8 +296,9 @@ def get_round(session: SessionDep, principal: Reader, round_id: int) -> RoundOut
 @api.get("/testing/rounds/{round_id}/coverage")
 def round_coverage(session: SessionDep, principal: Reader, round_id: int,
                    under: str | None = None) -> dict[str, object]:
-    """The testing funnel under a jurisdiction (the round's area by default), per child area."""
-    figures = coverage.coverage(session, service.get_round(session, round_id), under)
+    """The testing funnel under a jurisdiction (by default, where your view of the round starts), per child area."""
+    round_ = service.get_round(session, round_id)
+    figures = coverage.coverage(session, round_, _area(session, principal, round_, under))
 
     def row(r: coverage.CoverageRow) -> dict[str, object]:
         return {"code": r.code, "name": r.name, "target": r.target, "sampled": r.sampled, "resulted": r.resulted,
