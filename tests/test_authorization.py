@@ -225,6 +225,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "testing.export.edj":              (401, 404, 200, 404, 200, 200, 404, 403, 403, 403, 403, 404, 404, 404),
     # Testing: sites, samples, tubes. A lab reads the tubes sent to it, nothing else.
     "api.testing.sites":               (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.sites_page":              (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "testing.add_site.dc":             (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
     "api.testing.sites.create.dc":     (401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
     "api.testing.sites.create.edj":    (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
     "api.testing.sites.create.serves_edj": (401, 403, 403, 403, 403, 201, 422, 403, 403, 403, 403, 403, 403, 403),
@@ -964,6 +966,10 @@ CASES: dict[str, Case] = {
     "testing.export.dc": _export(DC_COMMUNITY),
     "testing.export.edj": _export(EDJ_COMMUNITY),
     "api.testing.sites": _testing("GET", "/api/v1/testing/sites", listing=Listing(SamplingSite, is_paged=False)),
+    "testing.sites_page": Case("GET", "/testing/sites", "/testing/sites"),
+    "testing.add_site.dc": Case("POST", "/testing/sites", "/testing/sites", form=lambda w: {
+        "name": "新站社区三号采样点", "jurisdiction_code": DC_COMMUNITY, "opens_at": "07:00", "closes_at": "21:00",
+        "serves": DC_COMMUNITY}, effect=sites_named("新站社区三号采样点")),
     "api.testing.sites.create.dc": Case("POST", SITES, SITES, json=_site_in("新站社区二号采样点", DC_COMMUNITY),
                                         effect=sites_named("新站社区二号采样点")),
     "api.testing.sites.create.edj": Case("POST", SITES, SITES, json=_site_in("东通化社区二号采样点", EDJ_COMMUNITY),
