@@ -31,7 +31,7 @@ from fangkong.people.identity import pinyin_keys
 from fangkong.people.models import Person
 from fangkong.synth import demo
 from fangkong.users.models import LoginFailure, User, UserSession
-from tests.conftest import CITY_COMMANDER, VIEWER, WORKER_DC, build_database, drop_database
+from tests.conftest import CITY_COMMANDER, LAB, VIEWER, WORKER_DC, build_database, drop_database
 
 # The machine running the suite may be busy: give assertions on the page time to come true.
 expect.set_options(timeout=15_000)
@@ -376,3 +376,88 @@ def test_a_wrong_password_shows_an_error_and_opens_no_session(page: Page, served
     assert sessions_and_failures() == (opened, failed + 1)
     page.goto("/")
     assert path_of(page).startswith("/login")
+
+
+# ------------------------------------------------------------------------------------------ testing
+
+
+@pytest.fixture(scope="module")
+def testing_round(served: Served) -> tuple[int, str, list[int]]:
+    """A round under way over the city, with one 10-in-1 tube of three 新站 residents: (round, tube, persons)."""
+    from datetime import time as clock
+    from datetime import timedelta
+
+    from fangkong.core.db import utcnow
+    from fangkong.testing import service
+    from fangkong.testing.schemas import RoundIn, SampleBatch, SampleEntry, SiteIn
+
+    with system_session(served.engine) as session:
+        round_ = service.create_round(session, RoundIn(name="浏览器测试轮次", jurisdiction_code="2205",
+                                                       starts_at=utcnow() - timedelta(hours=3)))
+        site = service.create_site(session, SiteIn(name="新站采样点", jurisdiction_code=WORKER_COMMUNITY,
+                                                   opens_at=clock(6), closes_at=clock(22), serves=[WORKER_COMMUNITY]))
+        people = session.execute(select(Person.id).where(Person.jurisdiction_code == WORKER_COMMUNITY)
+                                 .order_by(Person.id).limit(3)).scalars().all()
+        service.register_batch(session, SampleBatch(round_id=round_.id, site_id=site.id, entries=[
+            SampleEntry(client_id=f"browser-{p}", tube_code="BROWSER-0001", person_id=p,
+                        sampled_at=utcnow() - timedelta(hours=2)) for p in people]))
+        return round_.id, "BROWSER-0001", list(people)
+
+
+def test_a_lab_uploads_a_result_file_and_the_positive_pool_shows_in_the_alerts(
+        open_page: Callable[..., Page], served: Served, testing_round: tuple[int, str, list[int]],
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fangkong.core.jobs import Worker
+
+    round_id, tube, people = testing_round
+    tested = (datetime.now(UTC) + timedelta(hours=8) - timedelta(minutes=20)).strftime("%Y-%m-%d %H:%M")
+    path = tmp_path_factory.mktemp("upload") / "东昌区实验室结果.csv"
+    path.write_bytes(f"管号,检测结果,检测时间,检测机构,Ct值\r\n{tube},阳性,{tested},LAB220502,27.5\r\n"
+                     .encode("gb18030"))
+    worker = Worker(served.engine, poll_seconds=0.2)
+    worker.start()
+    try:
+        lab = open_page()
+        log_in(lab, LAB)
+        lab.goto("/testing/results")
+        wait_for_htmx(lab)
+        lab.locator("input[type=file]").set_input_files(str(path))
+        lab.locator("#upload button[type=submit]").click()
+        applied = lab.locator("[data-testid=import-applied]")
+        expect(applied).to_be_visible()
+        expect(applied).to_contain_text("1")
+    finally:
+        worker.stop()
+        worker.join(timeout=10)
+
+    staff = open_page()
+    log_in(staff, "dongchang_testing")
+    staff.goto(f"/testing/rounds/{round_id}")
+    expect(staff.locator("[data-figure=positive_pools]")).to_have_text("1")
+    staff.locator("[data-testid=alerts-link]").click()
+    order = staff.locator("[data-testid=orders] tbody tr").first
+    expect(order).to_contain_text(tube)
+    expect(order).to_contain_text("单管复核")
+    expect(staff.locator("[data-testid=controlled] tbody tr")).to_have_count(len(people))
+
+
+def test_a_worker_marks_a_door_on_a_phone(open_page: Callable[..., Page], served: Served,
+                                          testing_round: tuple[int, str, list[int]]) -> None:
+    round_id, _, sampled = testing_round
+    page = open_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(page, WORKER_DC)
+    page.goto(f"/testing/rounds/{round_id}/untested")
+    wait_for_htmx(page)
+    rows = page.locator("[data-testid=untested] li[data-person]")
+    expect(rows.first).to_be_visible()
+    shown = {int(x) for x in rows.evaluate_all("els => els.map(e => e.dataset.person)")}
+    assert shown and not shown & set(sampled)
+    first = rows.first
+    person = first.get_attribute("data-person")
+    first.locator("select[name=reason]").select_option("bedridden")
+    first.locator("button[value=cannot_be_sampled]").tap()
+    marked = page.locator(f"#untested-{person} [data-mark=cannot_be_sampled]")
+    expect(marked).to_be_visible()
+    assert_fits_phone(page)

@@ -41,6 +41,7 @@ from fangkong.core import audit, jobs
 from fangkong.core.auth import Permission
 from fangkong.core.db import UTCDateTime, utcnow
 from fangkong.core.errors import N_, FieldError, Invalid
+from fangkong.core.i18n import translate
 from fangkong.core.scope import criteria_for, principal_of, system_access
 from fangkong.geo.models import Facility, FacilityKind
 from fangkong.testing import resultfile, service
@@ -111,7 +112,9 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
 
 def _stage(session: Session, rows: pa.Table) -> None:
     """Copy the parsed rows into the staging table (COPY on PostgreSQL)."""
-    rows = rows.select(list(STAGING_COLUMNS))
+    # The file's "result" column is stored as the result's outcome.
+    rows = rows.select(["row", "tube_code", "result", "tested_at", "lab_code", "ct_value"]).rename_columns(
+        list(STAGING_COLUMNS))
     if not rows.num_rows:
         return
     connection = session.connection()
@@ -169,18 +172,18 @@ def _refused_rows(session: Session) -> list[FieldError]:
     for row in found:
         if row.tube_id is None:
             errors.append(FieldError("tube_code", N_("Unknown tube {code}."), {"code": row.tube_code}, row.row))
-        elif row.lab_id is None:
+        elif row.sent_to is not None and row.lab_id is not None and row.sent_to != row.lab_id:
+            errors.append(FieldError("tube_code", N_("Tube {code} was sent to another laboratory."),
+                                     {"code": row.tube_code}, row.row))
+        if row.lab_id is None:
             errors.append(FieldError("lab_code", N_("Unknown laboratory {code}."), {"code": row.lab_code}, row.row))
         elif own_lab is not None and row.lab_id != own_lab:
             errors.append(FieldError("lab_code", N_("Laboratory {code} is not yours."), {"code": row.lab_code},
                                      row.row))
-        elif row.sent_to is not None and row.sent_to != row.lab_id:
-            errors.append(FieldError("tube_code", N_("Tube {code} was sent to another laboratory."),
-                                     {"code": row.tube_code}, row.row))
-        else:
+        if row.existing is not None and row.existing != row.outcome:
             errors.append(FieldError("result", N_("Tube {code} already has the result {existing}; "
                                                   "a different result cannot replace it."),
-                                     {"code": row.tube_code, "existing": Outcome(row.existing).label}, row.row))
+                                     {"code": row.tube_code, "existing": translate(Outcome(row.existing).label)}, row.row))
     return errors
 
 

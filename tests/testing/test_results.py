@@ -1,0 +1,195 @@
+"""Applying lab result files: whole or nothing, every bad row named, re-imports that change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fangkong.core.audit import Action, AuditEntry
+from fangkong.core.db import utcnow
+from fangkong.core.errors import Forbidden, Invalid
+from fangkong.core.events import EventRecord
+from fangkong.core.scope import system_access
+from fangkong.geo.models import Facility, FacilityKind
+from fangkong.testing import results, service
+from fangkong.testing.models import ControlState, Outcome, ResultImport, Round, SamplingSite, Tube, TubeResult
+
+from .conftest import JIANGNAN, XINZHAN, residents, sample, tube_code
+
+HEADER_ZH = "管号,检测结果,检测时间,检测机构,Ct值"
+HEADER_EN = "tube_code,result,tested_at,lab_code,ct_value"
+
+
+def local(dt: datetime) -> str:
+    """A UTC time as a lab writes it: local time (Asia/Shanghai), no zone."""
+    return (dt + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+
+
+def csv_file(tmp_path: Path, lines: list[str], *, header: str = HEADER_ZH, encoding: str = "utf-8-sig",
+             name: str = "results.csv") -> tuple[bytes, str]:
+    """Write a real CSV file and read its bytes back, as an upload would carry them."""
+    path = tmp_path / name
+    path.write_bytes(("\r\n".join([header, *lines]) + "\r\n").encode(encoding))
+    return path.read_bytes(), path.name
+
+
+def results_of(session: Session, codes: list[str]) -> dict[str, Outcome]:
+    with system_access(session):
+        return dict(session.execute(select(Tube.code, TubeResult.outcome).join(TubeResult, TubeResult.tube_id == Tube.id)
+                                    .where(Tube.code.in_(codes))).all())
+
+
+@pytest.fixture
+def tubes(session: Session, round_: Round, site: SamplingSite) -> list[str]:
+    """Three pooled tubes of 新站 and 江南 residents, sampled half an hour ago."""
+    codes = []
+    for community, n in ((XINZHAN, 4), (JIANGNAN, 3), (XINZHAN, 2)):
+        code = tube_code()
+        people = residents(session, community)
+        offset = len(codes) * 4
+        sample(session, round_, site, code, people[offset:offset + n])
+        codes.append(code)
+    return codes
+
+
+def test_a_good_file_applies_every_row_and_runs_the_pool_loop(
+        session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:
+    at = local(utcnow() - timedelta(minutes=5))
+    data, name = csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,", f"{tubes[1]},阳性,{at},LAB220502,28.5",
+                                     f"{tubes[2]},无效,{at},LAB220502,"])
+    record, again = results.import_results(session, data, name)
+    assert not again
+    assert (record.rows, record.new_results, record.positives) == (3, 3, 1)
+    assert results_of(session, tubes) == {tubes[0]: Outcome.NEGATIVE, tubes[1]: Outcome.POSITIVE,
+                                          tubes[2]: Outcome.INVALID}
+    assert len(service.controls(session, round_, state=ControlState.CONTROLLED)) == 3
+    assert session.execute(select(func.count()).select_from(EventRecord)
+                           .where(EventRecord.name == "testing.pool_positive")).scalar() == 1
+    lab = session.execute(select(Facility).where(Facility.code == "LAB220502")).scalar_one()
+    assert record.lab_id == lab.id
+    assert session.execute(select(AuditEntry).where(AuditEntry.entity == "result_imports",
+                                                    AuditEntry.action == Action.CREATE)).first() is not None
+
+
+def test_the_same_file_again_changes_nothing(session: Session, tubes: list[str], tmp_path: Path) -> None:
+    at = local(utcnow())
+    data, name = csv_file(tmp_path, [f"{tubes[1]},阳性,{at},LAB220502,30"])
+    first, _ = results.import_results(session, data, name)
+    second, again = results.import_results(session, data, name)
+    assert again and second.id == first.id
+    assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 1
+    assert session.execute(select(func.count()).select_from(EventRecord)
+                           .where(EventRecord.name == "testing.pool_positive")).scalar() == 1
+
+
+def test_rows_already_on_file_with_the_same_result_are_no_change(
+        session: Session, tubes: list[str], tmp_path: Path) -> None:
+    at = local(utcnow())
+    results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,"], name="a.csv"))
+    record, _ = results.import_results(session, *csv_file(
+        tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,", f"{tubes[1]},阴性,{at},LAB220502,"], name="b.csv"))
+    assert (record.rows, record.new_results) == (2, 1)
+
+
+def test_a_bad_file_applies_nothing_and_names_every_bad_row(
+        session: Session, tubes: list[str], tmp_path: Path) -> None:
+    at = local(utcnow())
+    future = local(utcnow() + timedelta(days=1))
+    results.import_results(session, *csv_file(tmp_path, [f"{tubes[2]},阴性,{at},LAB220502,"], name="first.csv"))
+    data, name = csv_file(tmp_path, [
+        f"{tubes[0]},阳性,{at},LAB220502,",   # row 2: fine
+        f"T999999999,阴性,{at},LAB220502,",   # row 3: unknown tube
+        f"{tubes[1]},阳性,{at},LAB220502,",   # row 4: fine
+        f"{tubes[1]},阳性,{at},LAB220502,",   # row 5: the same tube twice
+        f"{tubes[2]},阳性,{at},LAB220502,",   # row 6: already negative on file
+        f"{tubes[0]}X,阴,{at},LAB220502,",    # row 7: unknown value (and unknown tube)
+        f"{tubes[0]}Y,阴性,{future},LAB220502,",  # row 8: in the future
+        f"{tubes[0]}Z,阴性,{at},LAB000000,",  # row 9: unknown lab
+    ], name="second.csv")
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, data, name)
+    found = {(e.row, e.field) for e in caught.value.errors}
+    assert {(3, "tube_code"), (5, "tube_code"), (6, "result"), (7, "result"), (8, "tested_at"),
+            (9, "lab_code")} <= found
+    assert not any(row in (2, 4) for row, _ in found)
+    assert caught.value.params["count"] == 6
+    # Nothing of the file was applied; only the first file's one result is on file.
+    assert results_of(session, tubes) == {tubes[2]: Outcome.NEGATIVE}
+    assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 1
+
+
+def test_gb18030_and_english_headers_read_the_same(session: Session, tubes: list[str], tmp_path: Path) -> None:
+    at = local(utcnow())
+    data, name = csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,", f"{tubes[1]},可疑,{at},LAB220502,36"],
+                          encoding="gb18030")
+    assert results.import_results(session, data, name)[0].new_results == 2
+    data, name = csv_file(tmp_path, [f"{tubes[2]},negative,{at},LAB220502,"], header=HEADER_EN, encoding="utf-8",
+                          name="en.csv")
+    assert results.import_results(session, data, name)[0].new_results == 1
+    assert results_of(session, tubes)[tubes[1]] is Outcome.INCONCLUSIVE
+
+
+def test_an_xlsx_file_with_excel_dates_applies(session: Session, tubes: list[str], tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["管号", "检测结果", "检测时间", "检测机构", "Ct值"])
+    tested = (datetime.now(UTC) + timedelta(hours=8) - timedelta(minutes=10)).replace(tzinfo=None, microsecond=0)
+    sheet.append([tubes[0], "阴性", tested, "LAB220502", None])
+    sheet.append([tubes[1], "阳性", tested, "LAB220502", 25.1])
+    path = tmp_path / "results.xlsx"
+    book.save(path)
+    record, _ = results.import_results(session, path.read_bytes(), path.name)
+    assert record.new_results == 2
+    with system_access(session):
+        stored = session.execute(select(TubeResult).join(Tube, Tube.id == TubeResult.tube_id)
+                                 .where(Tube.code == tubes[1])).scalar_one()
+    assert stored.tested_at == tested.replace(tzinfo=UTC) - timedelta(hours=8)
+    assert stored.ct_value == pytest.approx(25.1)
+
+
+def test_a_lab_imports_its_own_tubes_and_not_those_sent_elsewhere(
+        session: Session, tubes: list[str], lab: Facility, as_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = Facility(name="二道江区疾控中心实验室(2)", kind=FacilityKind.LAB, code="LABX", jurisdiction_code="220503")
+    session.add(other)
+    session.flush()
+    service.send_tubes(session, [tubes[0]], lab.id)
+    service.send_tubes(session, [tubes[1]], other.id)
+    as_user("lab")
+    at = local(utcnow())
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,",
+                                                             f"{tubes[1]},阴性,{at},LAB220502,"]))
+    assert [(e.row, e.field) for e in caught.value.errors] == [(3, "tube_code")]
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LABX,"], name="x.csv"))
+    # Another lab's code: not this account's lab, nor the lab the tube was sent to.
+    assert {(e.row, e.field) for e in caught.value.errors} == {(2, "lab_code"), (2, "tube_code")}
+    record, _ = results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,"],
+                                                          name="ok.csv"))
+    assert record.new_results == 1
+
+
+def test_a_community_worker_cannot_import(session: Session, tubes: list[str], as_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    as_user("dongchang_worker")
+    with pytest.raises(Forbidden):
+        results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{local(utcnow())},LAB220502,"]))
+
+
+def test_tubes_outside_the_importers_jurisdiction_are_unknown_to_them(
+        session: Session, round_: Round, as_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fangkong.testing.schemas import SiteIn
+
+    far = service.create_site(session, SiteIn(name="东通化采样点", jurisdiction_code="220503001001",
+                                              opens_at=datetime(2021, 1, 1, 6).time(),
+                                              closes_at=datetime(2021, 1, 1, 22).time()))
+    sample(session, round_, far, code := tube_code(), residents(session, "220503001001", 2))
+    as_user("dongchang_testing")
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, *csv_file(tmp_path, [f"{code},阴性,{local(utcnow())},LAB220502,"]))
+    assert caught.value.errors[0].field == "tube_code"
