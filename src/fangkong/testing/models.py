@@ -229,7 +229,10 @@ class Sample(Scoped, Base):
     """One person sampled into one tube; scoped by the person's community."""
 
     __tablename__ = "samples"
-    __table_args__ = (Index("ix_samples_round_jurisdiction", "round_id", "jurisdiction_code"),)
+    # Coverage counts a round's samples per community (and per tube, for its results) from this
+    # index alone, without reading a row of the table: hence the columns after the first two.
+    __table_args__ = (Index("ix_samples_round_jurisdiction", "round_id", "jurisdiction_code", "tube_id", "purpose",
+                            "once_key"),)
     read_permission = Permission.TESTING_READ
     write_permission = Permission.TESTING_WRITE
 

@@ -187,7 +187,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_samples_jurisdiction_code'), ['jurisdiction_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_samples_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_samples_person_id'), ['person_id'], unique=False)
-        batch_op.create_index('ix_samples_round_jurisdiction', ['round_id', 'jurisdiction_code'], unique=False)
+        batch_op.create_index('ix_samples_round_jurisdiction', ['round_id', 'jurisdiction_code', 'tube_id', 'purpose', 'once_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_samples_tube_id'), ['tube_id'], unique=False)
 
     op.create_table('testing_controls',
