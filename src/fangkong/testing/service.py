@@ -7,13 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong import rulesets
 from fangkong.core import audit, events
 from fangkong.core.auth import Permission
-from fangkong.core.db import utcnow
+from fangkong.core.db import bulk_insert, utcnow
 from fangkong.core.errors import N_, Conflict, FieldError, Invalid, NotFound
 from fangkong.core.scope import get_or_404, principal_of, system_access
 from fangkong.geo import service as geo
@@ -203,6 +203,24 @@ def open_tube(session: Session, round_: Round, code: str, *, site: SamplingSite 
               pool_size: int | None = None, purpose: Purpose = Purpose.SCREENING,
               jurisdiction_code: str | None = None) -> Tube:
     """Open a tube (scan its barcode) at a site for a round."""
+    tube = _new_tube(round_, code, site=site, pool_size=pool_size, purpose=purpose,
+                     jurisdiction_code=jurisdiction_code, taken=_codes_taken(session, {code}))
+    session.add(tube)
+    session.flush()
+    return tube
+
+
+def _codes_taken(session: Session, codes: set[str]) -> set[str]:
+    """Which of ``codes`` belong to a tube already, wherever it is."""
+    if not codes:
+        return set()
+    with system_access(session):
+        return set(session.execute(select(Tube.code).where(Tube.code.in_(codes))).scalars())
+
+
+def _new_tube(round_: Round, code: str, *, site: SamplingSite | None, pool_size: int | None, purpose: Purpose,
+              jurisdiction_code: str | None, taken: set[str]) -> Tube:
+    """A tube to open, not yet added to the session; ``taken`` holds the codes already in use."""
     if not round_.is_open and purpose is Purpose.SCREENING:
         raise Conflict(N_("The round is closed."))
     where = jurisdiction_code or (site.jurisdiction_code if site else round_.jurisdiction_code)
@@ -210,15 +228,10 @@ def open_tube(session: Session, round_: Round, code: str, *, site: SamplingSite 
     size = 1 if purpose is Purpose.RETEST else pool_size or area_of(round_, where)[1]
     if size not in rules.allowed_pool_sizes:
         raise Invalid.field("pool_size", N_("Pool size {size} is not allowed by the rule set."), size=size)
-    with system_access(session):
-        taken = session.execute(select(Tube.id).where(Tube.code == code)).first()
-    if taken is not None:
+    if code in taken:
         raise Conflict(N_("Tube {code} is already in use."), code=code)
-    tube = Tube(code=code, round_id=round_.id, site_id=site.id if site else None, pool_size=size, purpose=purpose,
-                jurisdiction_code=where)
-    session.add(tube)
-    session.flush()
-    return tube
+    return Tube(code=code, round_id=round_.id, site_id=site.id if site else None, pool_size=size, purpose=purpose,
+                state=TubeState.OPEN, filled=0, jurisdiction_code=where)
 
 
 def close_tube(session: Session, tube: Tube, *, now: datetime | None = None) -> Tube:
@@ -325,8 +338,10 @@ def register_batch(session: Session, batch: SampleBatch, *, now: datetime | None
         earlier = dict(session.execute(
             select(Sample.once_key, Tube.code).join(Tube, Tube.id == Sample.tube_id)
             .where(Sample.once_key.in_({w[4] for w in wanted}))).all())
-    rows: list[dict[str, Any]] = []
-    stored_index: list[int] = []
+    # The tubes the batch opens are checked for codes in use all at once, and inserted in one flush.
+    taken = _codes_taken(session, {w[1].tube_code for w in wanted} - tubes.keys())
+    added: dict[str, int] = defaultdict(int)  # persons the batch puts into each tube
+    accepted: list[tuple[int, SampleEntry, int, str, str, int | None]] = []
     for i, entry, person_id, community, once, order_id in wanted:
         if once in earlier:
             results[i] = EntryResult(client_id=entry.client_id, status=EntryStatus.ALREADY_SAMPLED,
@@ -338,25 +353,34 @@ def register_batch(session: Session, batch: SampleBatch, *, now: datetime | None
                 reject(i, entry, N_("Unknown tube {code}: give the site so that it can be opened."),
                        code=entry.tube_code)
                 continue
-            tube = open_tube(session, round_, entry.tube_code, site=site, pool_size=batch.pool_size,
-                             purpose=batch.purpose, jurisdiction_code=None if site else community)
+            tube = _new_tube(round_, entry.tube_code, site=site, pool_size=batch.pool_size, purpose=batch.purpose,
+                             jurisdiction_code=None if site else community, taken=taken)
+            session.add(tube)
             tubes[tube.code] = tube
-        problem = _tube_problem(tube, round_, batch.purpose)
+        problem = _tube_problem(tube, round_, batch.purpose, adding=added[tube.code])
         if problem:
             reject(i, entry, problem, code=tube.code)
             continue
         earlier[once] = tube.code
-        tube.filled += 1
+        added[tube.code] += 1
+        accepted.append((i, entry, person_id, community, once, order_id))
+    session.flush()
+    for code, n in added.items():
+        tube = tubes[code]
+        tube.filled += n
         if tube.is_full:
             tube.state, tube.closed_at = TubeState.CLOSED, now
-        rows.append({"client_id": entry.client_id, "round_id": round_.id, "tube_id": tube.id,
+    session.flush()
+    rows: list[dict[str, Any]] = []
+    stored_index: list[int] = []
+    for i, entry, person_id, community, once, order_id in accepted:
+        rows.append({"client_id": entry.client_id, "round_id": round_.id, "tube_id": tubes[entry.tube_code].id,
                      "person_id": person_id, "purpose": batch.purpose, "order_id": order_id,
                      "sampled_at": entry.sampled_at, "once_key": once, "recorded_by_id": principal.user_id,
                      "jurisdiction_code": community})
         stored_index.append(i)
-    session.flush()
     if rows:
-        ids = session.execute(insert(Sample).returning(Sample.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = bulk_insert(session, Sample, rows, with_ids=True)
         for i, sample_id, row in zip(stored_index, ids, rows, strict=True):
             results[i] = EntryResult(client_id=row["client_id"], status=EntryStatus.STORED, sample_id=sample_id)
         if batch.purpose is not Purpose.SCREENING:
@@ -391,13 +415,14 @@ def _persons(session: Session, entries: Iterable[SampleEntry]) -> dict[int | str
     return found
 
 
-def _tube_problem(tube: Tube, round_: Round, purpose: Purpose) -> str | None:
-    """Why ``tube`` cannot take one more person of ``purpose`` (an msgid with {code}), or None."""
+def _tube_problem(tube: Tube, round_: Round, purpose: Purpose, *, adding: int = 0) -> str | None:
+    """Why ``tube`` cannot take one more person of ``purpose`` when ``adding`` more are on their way
+    into it (an msgid with {code}), or None."""
     if tube.round_id != round_.id:
         return N_("Tube {code} belongs to another round.")
     if tube.purpose is not purpose:
         return N_("Tube {code} is for another purpose.")
-    if tube.state is not TubeState.OPEN or tube.is_full:
+    if tube.state is not TubeState.OPEN or tube.filled + adding >= tube.pool_size:
         return N_("Tube {code} is closed or full.")
     return None
 
