@@ -60,3 +60,13 @@ def test_a_failing_subscriber_fails_the_emitting_transaction(session: Session) -
             events.emit(session, PoolTurnedPositive(tube_id=9))
     finally:
         events.unsubscribe(PoolTurnedPositive, broken)
+
+
+def test_a_batch_is_journalled_at_once_and_delivered_in_order(session: Session, reactions: list[int]) -> None:
+    events.emit_all(session, [PoolTurnedPositive(tube_id=11, jurisdiction_code="220502"),
+                              PoolTurnedPositive(tube_id=12)])
+    assert reactions == [11, 12]
+    journal = session.execute(select(EventRecord).where(EventRecord.name == "test.pool_positive")
+                              .order_by(EventRecord.id)).scalars().all()
+    assert [r.payload["tube_id"] for r in journal] == [11, 12]
+    assert journal[0].jurisdiction_code == "220502"

@@ -162,6 +162,41 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]], *, with_ids: bool = False) -> list[int]:
+    """Insert many rows of plain values into ``model``'s table in one go: COPY on PostgreSQL,
+    ``executemany`` on SQLite. With ``with_ids``, returns the new rows' ids, in the order of ``rows``.
+
+    For the hundreds or thousands of rows one request can bring (a sampling batch, a lab file's
+    controls and orders). Values go through the columns' types as with any insert, but around the
+    ORM, and so around the audit hook: the caller records what it wrote.
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        if with_ids:
+            stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+            return list(connection.execute(stmt, rows).scalars())
+        connection.execute(table.insert(), rows)
+        return []
+    raw: Any = connection.connection.dbapi_connection
+    ids: list[int] = []
+    if with_ids:
+        # The ids, taken from the table's sequence beforehand, are written with the rows.
+        found = raw.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                            (table.name, len(rows)))
+        ids = [r[0] for r in found]
+        rows = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+    names = list(rows[0])
+    processors = [table.c[n].type.bind_processor(connection.dialect) for n in names]
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([v if p is None or v is None else p(v)
+                            for v, p in zip((row[n] for n in names), processors, strict=True)])
+    return ids
+
+
 KEPT_KEY = "kept_after_rollback"
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import String
+from sqlalchemy import String, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fangkong.core.db import Base, code_column_type, utcnow
@@ -74,11 +74,31 @@ def emit(session: Session, event: DomainEvent) -> EventRecord:
     )
     session.add(record)
     session.flush()
+    _deliver(session, event)
+    return record
+
+
+def emit_all(session: Session, batch: Sequence[DomainEvent]) -> None:
+    """Journal a batch of events in one statement, then deliver each to its subscribers, in order.
+
+    For the many events of one change (a lab file's positive pools and re-sampling orders), where a
+    flush per event would cost more than the change itself.
+    """
+    if not batch:
+        return
+    at = utcnow()
+    session.execute(insert(EventRecord), [
+        {"name": e.name, "at": at, "jurisdiction_code": e.jurisdiction_code, "payload": _plain(dataclasses.asdict(e))}
+        for e in batch])
+    for event in batch:
+        _deliver(session, event)
+
+
+def _deliver(session: Session, event: DomainEvent) -> None:
     for event_type, handlers in list(_subscribers.items()):
         if isinstance(event, event_type):
             for handler in list(handlers):
                 handler(session, event)
-    return record
 
 
 def _plain(value: Any) -> Any:

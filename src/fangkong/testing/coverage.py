@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.core import audit
@@ -86,6 +86,33 @@ def _by_community(session: Session, stmt: Any) -> dict[str, int]:
     return {row[0]: row[1] for row in session.execute(stmt.execution_options(**{AGGREGATE_OPTION: True}))}
 
 
+def _sampled_and_resulted(session: Session, round_: Round, lo: str, hi: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Per community in [lo, hi): the standing samples, and those of them whose tube has a valid result.
+
+    One pass over the samples, read from ``ix_samples_round_jurisdiction`` alone (it holds every
+    column used here). Samples are counted per community and tube first, so that the results are
+    looked up once per tube rather than once per sample (a tenth as often for pools of 10).
+    """
+    per_tube = (select(Sample.jurisdiction_code.label("code"), Sample.tube_id.label("tube_id"),
+                       func.count().label("n"))
+                .where(Sample.round_id == round_.id, Sample.jurisdiction_code >= lo, Sample.jurisdiction_code < hi,
+                       STANDING)
+                .group_by(Sample.jurisdiction_code, Sample.tube_id)
+                .subquery())
+    valid = and_(TubeResult.tube_id == per_tube.c.tube_id, TubeResult.outcome != Outcome.INVALID)
+    stmt = (select(per_tube.c.code, func.sum(per_tube.c.n),
+                   func.sum(case((TubeResult.tube_id.is_not(None), per_tube.c.n), else_=0)))
+            .select_from(per_tube).outerjoin(TubeResult, valid)
+            .group_by(per_tube.c.code))
+    sampled: dict[str, int] = {}
+    resulted: dict[str, int] = {}
+    for code, n, with_result in session.execute(stmt.execution_options(**{AGGREGATE_OPTION: True})):
+        sampled[code] = int(n)
+        if with_result:
+            resulted[code] = int(with_result)
+    return sampled, resulted
+
+
 def coverage(session: Session, round_: Round, under: str | None = None) -> Coverage:
     """The funnel of ``round_`` under ``under`` (the round's area by default), per child jurisdiction."""
     under = under or round_.jurisdiction_code
@@ -98,14 +125,7 @@ def coverage(session: Session, round_: Round, under: str | None = None) -> Cover
                            .where(Person.jurisdiction_code >= lo, Person.jurisdiction_code < hi,
                                   Person.whereabouts == Whereabouts.AT_HOME)
                            .group_by(Person.jurisdiction_code))
-    in_round = and_(Sample.round_id == round_.id, Sample.jurisdiction_code >= lo, Sample.jurisdiction_code < hi,
-                    STANDING)
-    sampled = _by_community(session, select(Sample.jurisdiction_code, func.count()).where(in_round)
-                            .group_by(Sample.jurisdiction_code))
-    resulted = _by_community(session, select(Sample.jurisdiction_code, func.count())
-                             .join(TubeResult, TubeResult.tube_id == Sample.tube_id)
-                             .where(in_round, TubeResult.outcome != Outcome.INVALID)
-                             .group_by(Sample.jurisdiction_code))
+    sampled, resulted = _sampled_and_resulted(session, round_, lo, hi)
     control_range = and_(Control.round_id == round_.id, Control.jurisdiction_code >= lo, Control.jurisdiction_code < hi)
     controlled = _by_community(session, select(Control.jurisdiction_code, func.count())
                                .where(control_range, Control.state == ControlState.CONTROLLED)
@@ -155,7 +175,10 @@ class MissingPerson:
 
 def _untested_statement(round_: Round, community: str) -> Select[*tuple[Any, ...]]:
     lo, hi = prefix_range(community)
-    sampled = exists().where(Sample.person_id == Person.id, Sample.round_id == round_.id, STANDING)
+    # ``round_id + 0`` keeps SQLite, which plans without statistics, off the (round, jurisdiction)
+    # index here: through it, the check read every sample of the community once per person (a
+    # minute for a community of 8,000); through the person's index it is a lookup.
+    sampled = exists().where(Sample.person_id == Person.id, Sample.round_id + 0 == round_.id, STANDING)
     return (
         select(Person, func.coalesce(Compound.name, ""), func.coalesce(Building.number, ""),
                func.coalesce(Unit.number, ""), func.coalesce(Household.door, ""), DoorVisit)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from fangkong import rulesets
 from fangkong.core import audit, events
 from fangkong.core.auth import Permission
-from fangkong.core.db import utcnow
+from fangkong.core.db import bulk_insert, utcnow
 from fangkong.core.errors import N_, Conflict, FieldError, Invalid, NotFound
+from fangkong.core.events import DomainEvent
 from fangkong.core.scope import get_or_404, principal_of, system_access
 from fangkong.geo import service as geo
 from fangkong.geo.models import Facility, FacilityKind, Jurisdiction
@@ -217,6 +219,24 @@ def open_tube(session: Session, round_: Round, code: str, *, site: SamplingSite 
               pool_size: int | None = None, purpose: Purpose = Purpose.SCREENING,
               jurisdiction_code: str | None = None) -> Tube:
     """Open a tube (scan its barcode) at a site for a round."""
+    tube = _new_tube(round_, code, site=site, pool_size=pool_size, purpose=purpose,
+                     jurisdiction_code=jurisdiction_code, taken=_codes_taken(session, {code}))
+    session.add(tube)
+    session.flush()
+    return tube
+
+
+def _codes_taken(session: Session, codes: set[str]) -> set[str]:
+    """Which of ``codes`` belong to a tube already, wherever it is."""
+    if not codes:
+        return set()
+    with system_access(session):
+        return set(session.execute(select(Tube.code).where(Tube.code.in_(codes))).scalars())
+
+
+def _new_tube(round_: Round, code: str, *, site: SamplingSite | None, pool_size: int | None, purpose: Purpose,
+              jurisdiction_code: str | None, taken: set[str]) -> Tube:
+    """A tube to open, not yet added to the session; ``taken`` holds the codes already in use."""
     if not round_.is_open and purpose is Purpose.SCREENING:
         raise Conflict(N_("The round is closed."))
     where = jurisdiction_code or (site.jurisdiction_code if site else round_.jurisdiction_code)
@@ -224,15 +244,10 @@ def open_tube(session: Session, round_: Round, code: str, *, site: SamplingSite 
     size = 1 if purpose is Purpose.RETEST else pool_size or area_of(round_, where)[1]
     if size not in rules.allowed_pool_sizes:
         raise Invalid.field("pool_size", N_("Pool size {size} is not allowed by the rule set."), size=size)
-    with system_access(session):
-        taken = session.execute(select(Tube.id).where(Tube.code == code)).first()
-    if taken is not None:
+    if code in taken:
         raise Conflict(N_("Tube {code} is already in use."), code=code)
-    tube = Tube(code=code, round_id=round_.id, site_id=site.id if site else None, pool_size=size, purpose=purpose,
-                jurisdiction_code=where)
-    session.add(tube)
-    session.flush()
-    return tube
+    return Tube(code=code, round_id=round_.id, site_id=site.id if site else None, pool_size=size, purpose=purpose,
+                state=TubeState.OPEN, filled=0, jurisdiction_code=where)
 
 
 def close_tube(session: Session, tube: Tube, *, now: datetime | None = None) -> Tube:
@@ -339,8 +354,10 @@ def register_batch(session: Session, batch: SampleBatch, *, now: datetime | None
         earlier = dict(session.execute(
             select(Sample.once_key, Tube.code).join(Tube, Tube.id == Sample.tube_id)
             .where(Sample.once_key.in_({w[4] for w in wanted}))).all())
-    rows: list[dict[str, Any]] = []
-    stored_index: list[int] = []
+    # The tubes the batch opens are checked for codes in use all at once, and inserted in one flush.
+    taken = _codes_taken(session, {w[1].tube_code for w in wanted} - tubes.keys())
+    added: dict[str, int] = defaultdict(int)  # persons the batch puts into each tube
+    accepted: list[tuple[int, SampleEntry, int, str, str, int | None]] = []
     for i, entry, person_id, community, once, order_id in wanted:
         if once in earlier:
             results[i] = EntryResult(client_id=entry.client_id, status=EntryStatus.ALREADY_SAMPLED,
@@ -352,25 +369,34 @@ def register_batch(session: Session, batch: SampleBatch, *, now: datetime | None
                 reject(i, entry, N_("Unknown tube {code}: give the site so that it can be opened."),
                        code=entry.tube_code)
                 continue
-            tube = open_tube(session, round_, entry.tube_code, site=site, pool_size=batch.pool_size,
-                             purpose=batch.purpose, jurisdiction_code=None if site else community)
+            tube = _new_tube(round_, entry.tube_code, site=site, pool_size=batch.pool_size, purpose=batch.purpose,
+                             jurisdiction_code=None if site else community, taken=taken)
+            session.add(tube)
             tubes[tube.code] = tube
-        problem = _tube_problem(tube, round_, batch.purpose)
+        problem = _tube_problem(tube, round_, batch.purpose, adding=added[tube.code])
         if problem:
             reject(i, entry, problem, code=tube.code)
             continue
         earlier[once] = tube.code
-        tube.filled += 1
+        added[tube.code] += 1
+        accepted.append((i, entry, person_id, community, once, order_id))
+    session.flush()
+    for code, n in added.items():
+        tube = tubes[code]
+        tube.filled += n
         if tube.is_full:
             tube.state, tube.closed_at = TubeState.CLOSED, now
-        rows.append({"client_id": entry.client_id, "round_id": round_.id, "tube_id": tube.id,
+    session.flush()
+    rows: list[dict[str, Any]] = []
+    stored_index: list[int] = []
+    for i, entry, person_id, community, once, order_id in accepted:
+        rows.append({"client_id": entry.client_id, "round_id": round_.id, "tube_id": tubes[entry.tube_code].id,
                      "person_id": person_id, "purpose": batch.purpose, "order_id": order_id,
                      "sampled_at": entry.sampled_at, "once_key": once, "recorded_by_id": principal.user_id,
                      "jurisdiction_code": community})
         stored_index.append(i)
-    session.flush()
     if rows:
-        ids = session.execute(insert(Sample).returning(Sample.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = bulk_insert(session, Sample, rows, with_ids=True)
         for i, sample_id, row in zip(stored_index, ids, rows, strict=True):
             results[i] = EntryResult(client_id=row["client_id"], status=EntryStatus.STORED, sample_id=sample_id)
         if batch.purpose is not Purpose.SCREENING:
@@ -405,13 +431,14 @@ def _persons(session: Session, entries: Iterable[SampleEntry]) -> dict[int | str
     return found
 
 
-def _tube_problem(tube: Tube, round_: Round, purpose: Purpose) -> str | None:
-    """Why ``tube`` cannot take one more person of ``purpose`` (an msgid with {code}), or None."""
+def _tube_problem(tube: Tube, round_: Round, purpose: Purpose, *, adding: int = 0) -> str | None:
+    """Why ``tube`` cannot take one more person of ``purpose`` when ``adding`` more are on their way
+    into it (an msgid with {code}), or None."""
     if tube.round_id != round_.id:
         return N_("Tube {code} belongs to another round.")
     if tube.purpose is not purpose:
         return N_("Tube {code} is for another purpose.")
-    if tube.state is not TubeState.OPEN or tube.is_full:
+    if tube.state is not TubeState.OPEN or tube.filled + adding >= tube.pool_size:
         return N_("Tube {code} is closed or full.")
     return None
 
@@ -458,6 +485,11 @@ def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | 
     - an inconclusive single tube: control and a re-test, like a pool;
     - a negative re-test: the person's control ends;
     - an invalid tube: its members are to be sampled again (a re-test tube's as a re-test).
+
+    Tubes react in the order of their ids. A lab file brings a thousand reacting tubes at once, so
+    their samples and the controls running are read in a few queries, the new controls, orders and
+    their members are inserted in one statement each (audited as one entry per table, with the
+    count, like any bulk write), and the events are journalled together, then delivered in order.
     """
     now = now or utcnow()
     counts: dict[str, int] = defaultdict(int)
@@ -465,109 +497,175 @@ def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | 
         return counts
     with system_access(session):
         # The reactions reach persons of the tube, wherever the importing lab's scope ends.
-        pairs = session.execute(select(Tube, TubeResult).join(TubeResult, TubeResult.tube_id == Tube.id)
-                                .where(Tube.id.in_(tube_ids)).order_by(Tube.id)).all()
+        pairs: list[tuple[Tube, TubeResult]] = []
+        samples: dict[int, list[Sample]] = defaultdict(list)
+        for chunk in _chunks(sorted(set(tube_ids))):
+            pairs.extend(session.execute(select(Tube, TubeResult).join(TubeResult, TubeResult.tube_id == Tube.id)
+                                         .where(Tube.id.in_(chunk))).tuples())
+            for s in session.execute(select(Sample).where(Sample.tube_id.in_(chunk)).order_by(Sample.id)).scalars():
+                samples[s.tube_id].append(s)
+        pairs.sort(key=lambda pair: pair[0].id)
+        loop = _PoolLoop(session, now, counts)
+        loop.load_controls({tube.round_id for tube, _ in pairs}, {s.person_id for ss in samples.values() for s in ss})
         for tube, result in pairs:
-            _react(session, tube, result, now, counts)
+            if samples.get(tube.id):
+                loop.react(tube, result, samples[tube.id])
+        loop.finish()
     session.flush()
     return counts
 
 
-def _react(session: Session, tube: Tube, result: TubeResult, now: datetime, counts: dict[str, int]) -> None:
-    samples = session.execute(select(Sample).where(Sample.tube_id == tube.id).order_by(Sample.id)).scalars().all()
-    if not samples:
-        return
-    round_ = session.get_one(Round, tube.round_id)
-    outcome = result.outcome
-    single = tube.pool_size == 1
-    if outcome is Outcome.POSITIVE and single:
+def _chunks(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
+    """``ids`` in slices small enough for one IN list."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+class _PoolLoop:
+    """The reactions to a set of new results, built in memory and written at the end.
+
+    Controls running are kept in a map that reactions update as they start and end them, so a person
+    who turns up in two reacting tubes is treated as if the tubes were handled one by one. A control
+    started here is a row to insert (a dict) until the end; one found running is the ORM object.
+    """
+
+    def __init__(self, session: Session, now: datetime, counts: dict[str, int]) -> None:
+        self.session, self.now, self.counts = session, now, counts
+        self.controlled: dict[tuple[int, int], Control | dict[str, Any]] = {}  # (round, person) → running
+        self.new_controls: list[dict[str, Any]] = []
+        self.orders: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []  # order row, its member rows
+        self.voided: list[Sample] = []  # samples of invalid tubes
+        self.events: list[Callable[[], DomainEvent]] = []
+        self.rounds: dict[int, Round] = {}
+
+    def load_controls(self, round_ids: set[int], person_ids: set[int]) -> None:
+        """Read the controls running for these persons in these rounds."""
+        for chunk in _chunks(sorted(person_ids)):
+            for control in self.session.execute(select(Control).where(
+                    Control.round_id.in_(round_ids), Control.state == ControlState.CONTROLLED,
+                    Control.person_id.in_(chunk))).scalars():
+                self.controlled[(control.round_id, control.person_id)] = control
+
+    def round_of(self, tube: Tube) -> Round:
+        if tube.round_id not in self.rounds:
+            self.rounds[tube.round_id] = self.session.get_one(Round, tube.round_id)
+        return self.rounds[tube.round_id]
+
+    def react(self, tube: Tube, result: TubeResult, samples: Sequence[Sample]) -> None:
+        """The reaction to one tube's new result."""
+        round_ = self.round_of(tube)
+        outcome = result.outcome
+        single = tube.pool_size == 1
+        if outcome is Outcome.POSITIVE and single:
+            for s in samples:
+                self.report_positive(round_, tube, result, s)
+                self.counts["positives"] += 1
+        elif outcome in (Outcome.POSITIVE, Outcome.INCONCLUSIVE):
+            reason = (ControlReason.POSITIVE_POOL if outcome is Outcome.POSITIVE else ControlReason.INCONCLUSIVE_POOL)
+            for s in samples:
+                self.control(round_, tube, s, reason)
+            self.counts["controlled"] += len(samples)
+            self.order(round_, tube, samples, OrderKind.RETEST)
+            if not single:
+                self.counts["positive_pools"] += 1
+                self.events.append(lambda: PoolPositive(
+                    jurisdiction_code=tube.jurisdiction_code, round_id=round_.id, tube_id=tube.id, tube_code=tube.code,
+                    outcome=outcome.value, members=len(samples)))
+        elif outcome is Outcome.NEGATIVE and tube.purpose is Purpose.RETEST:
+            for s in samples:
+                if self.release(round_, s):
+                    self.counts["released"] += 1
+        elif outcome is Outcome.INVALID:
+            # The samples no longer count; the persons may be (and must be) sampled again.
+            self.voided += samples
+            kind = OrderKind.RETEST if tube.purpose is Purpose.RETEST else OrderKind.RESAMPLE
+            self.order(round_, tube, samples, kind)
+            self.counts["invalid"] += 1
+
+    def control(self, round_: Round, tube: Tube, sample: Sample, reason: ControlReason) -> None:
+        """Put a person under temporary control (keeping a control already running)."""
+        key = (round_.id, sample.person_id)
+        if key not in self.controlled:
+            row = {"round_id": round_.id, "person_id": sample.person_id, "tube_id": tube.id, "reason": reason,
+                   "state": ControlState.CONTROLLED, "started_at": self.now, "ended_at": None,
+                   "jurisdiction_code": sample.jurisdiction_code}
+            self.new_controls.append(row)
+            self.controlled[key] = row
+
+    def release(self, round_: Round, sample: Sample) -> bool:
+        """End a person's control after a negative re-test; whether one was running."""
+        control = self.controlled.pop((round_.id, sample.person_id), None)
+        if control is None:
+            return False
+        _end(control, ControlState.RELEASED, self.now)
+        self.events.append(lambda: ControlReleased(jurisdiction_code=sample.jurisdiction_code,
+                                                   person_id=sample.person_id, round_id=round_.id))
+        return True
+
+    def report_positive(self, round_: Round, tube: Tube, result: TubeResult, sample: Sample) -> None:
+        """A positive single tube: the person's control (started now if none runs) becomes a case."""
+        control = self.controlled.pop((round_.id, sample.person_id), None)
+        if control is None:
+            control = {"round_id": round_.id, "person_id": sample.person_id, "tube_id": tube.id,
+                       "reason": ControlReason.POSITIVE, "started_at": self.now,
+                       "jurisdiction_code": sample.jurisdiction_code}
+            self.new_controls.append(control)
+        _end(control, ControlState.CASE, self.now)
+        self.events.append(lambda: PositiveFound(
+            jurisdiction_code=sample.jurisdiction_code, person_id=sample.person_id, round_id=round_.id,
+            tube_id=tube.id, sampled_at=sample.sampled_at, tested_at=result.tested_at))
+
+    def order(self, round_: Round, tube: Tube, samples: Sequence[Sample], kind: OrderKind) -> None:
+        """One re-sampling order per community of the tube's members, due by the rule set's clock."""
+        due = self.now + timedelta(hours=rules_of(round_).retest_hours)
+        by_community: dict[str, list[Sample]] = defaultdict(list)
         for s in samples:
-            _report_positive(session, round_, tube, result, s, now)
-            counts["positives"] += 1
-    elif outcome in (Outcome.POSITIVE, Outcome.INCONCLUSIVE):
-        reason = (ControlReason.POSITIVE_POOL if outcome is Outcome.POSITIVE else ControlReason.INCONCLUSIVE_POOL)
-        for s in samples:
-            _control(session, round_, tube, s, reason, now)
-        counts["controlled"] += len(samples)
-        _order(session, round_, tube, samples, OrderKind.RETEST, now)
-        if not single:
-            counts["positive_pools"] += 1
-            events.emit(session, PoolPositive(jurisdiction_code=tube.jurisdiction_code, round_id=round_.id,
-                                              tube_id=tube.id, tube_code=tube.code, outcome=outcome.value,
-                                              members=len(samples)))
-    elif outcome is Outcome.NEGATIVE and tube.purpose is Purpose.RETEST:
-        for s in samples:
-            if _release(session, round_, s, now):
-                counts["released"] += 1
-    elif outcome is Outcome.INVALID:
-        # The samples no longer count; the persons may be (and must be) sampled again.
-        for s in samples:
-            s.once_key = None
-        kind = OrderKind.RETEST if tube.purpose is Purpose.RETEST else OrderKind.RESAMPLE
-        _order(session, round_, tube, samples, kind, now)
-        counts["invalid"] += 1
+            by_community[s.jurisdiction_code].append(s)
+        for community, members in sorted(by_community.items()):
+            order = {"round_id": round_.id, "source_tube_id": tube.id, "kind": kind, "created_at": self.now,
+                     "due_at": due, "done_at": None, "alerted_at": None, "jurisdiction_code": community}
+            self.orders.append((order, [{"person_id": s.person_id, "sample_id": None, "jurisdiction_code": community}
+                                        for s in members]))
+            self.events.append(lambda order=order, n=len(members): ResamplingOrdered(  # type: ignore[misc]
+                jurisdiction_code=order["jurisdiction_code"], order_id=order["id"], kind=order["kind"].value,
+                members=n, due_at=order["due_at"]))
+
+    def finish(self) -> None:
+        """Write the reactions, then journal and deliver their events in order."""
+        session = self.session
+        session.flush()  # controls found running and now ended
+        written: dict[tuple[audit.Action, str], int] = {}
+        if self.new_controls:
+            bulk_insert(session, Control, self.new_controls)
+            written[(audit.Action.CREATE, Control.__tablename__)] = len(self.new_controls)
+        if self.orders:
+            ids = session.execute(insert(ResampleOrder).returning(ResampleOrder.id, sort_by_parameter_order=True),
+                                  [o for o, _ in self.orders]).scalars().all()
+            members = []
+            for (order, rows), order_id in zip(self.orders, ids, strict=True):
+                order["id"] = order_id
+                members += [{**m, "order_id": order_id} for m in rows]
+            bulk_insert(session, OrderMember, members)
+            written[(audit.Action.CREATE, ResampleOrder.__tablename__)] = len(ids)
+            written[(audit.Action.CREATE, OrderMember.__tablename__)] = len(members)
+        for chunk in _chunks([s.id for s in self.voided]):
+            session.execute(update(Sample).where(Sample.id.in_(chunk)).values(once_key=None),
+                            execution_options={"synchronize_session": False})
+        for s in self.voided:
+            set_committed_value(s, "once_key", None)
+        if self.voided:
+            written[(audit.Action.UPDATE, Sample.__tablename__)] = len(self.voided)
+        for (action, table), n in written.items():
+            audit.record(session, action, entity_name=table, detail={"count": n, "reason": "pool loop"})
+        events.emit_all(session, [make() for make in self.events])
 
 
-def _control(session: Session, round_: Round, tube: Tube, sample: Sample, reason: ControlReason,
-             now: datetime) -> Control:
-    """Put a person under temporary control (keeping a control already running)."""
-    existing = session.execute(select(Control).where(Control.person_id == sample.person_id,
-                                                     Control.round_id == round_.id,
-                                                     Control.state == ControlState.CONTROLLED)).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    control = Control(round_id=round_.id, person_id=sample.person_id, tube_id=tube.id, reason=reason,
-                      started_at=now, jurisdiction_code=sample.jurisdiction_code)
-    session.add(control)
-    return control
-
-
-def _release(session: Session, round_: Round, sample: Sample, now: datetime) -> bool:
-    control = session.execute(select(Control).where(Control.person_id == sample.person_id,
-                                                    Control.round_id == round_.id,
-                                                    Control.state == ControlState.CONTROLLED)).scalar_one_or_none()
-    if control is None:
-        return False
-    control.state, control.ended_at = ControlState.RELEASED, now
-    events.emit(session, ControlReleased(jurisdiction_code=sample.jurisdiction_code, person_id=sample.person_id,
-                                         round_id=round_.id))
-    return True
-
-
-def _report_positive(session: Session, round_: Round, tube: Tube, result: TubeResult, sample: Sample,
-                     now: datetime) -> None:
-    control = session.execute(select(Control).where(Control.person_id == sample.person_id,
-                                                    Control.round_id == round_.id,
-                                                    Control.state == ControlState.CONTROLLED)).scalar_one_or_none()
-    if control is None:
-        control = Control(round_id=round_.id, person_id=sample.person_id, tube_id=tube.id,
-                          reason=ControlReason.POSITIVE, started_at=now, jurisdiction_code=sample.jurisdiction_code)
-        session.add(control)
-    control.state, control.ended_at = ControlState.CASE, now
-    session.flush()
-    events.emit(session, PositiveFound(jurisdiction_code=sample.jurisdiction_code, person_id=sample.person_id,
-                                       round_id=round_.id, tube_id=tube.id, sampled_at=sample.sampled_at,
-                                       tested_at=result.tested_at))
-
-
-def _order(session: Session, round_: Round, tube: Tube, samples: Sequence[Sample], kind: OrderKind,
-           now: datetime) -> list[ResampleOrder]:
-    """One re-sampling order per community of the tube's members, due by the rule set's clock."""
-    due = now + timedelta(hours=rules_of(round_).retest_hours)
-    by_community: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        by_community[s.jurisdiction_code].append(s)
-    made = []
-    for community, members in sorted(by_community.items()):
-        order = ResampleOrder(round_id=round_.id, source_tube_id=tube.id, kind=kind, created_at=now, due_at=due,
-                              jurisdiction_code=community)
-        order.members = [OrderMember(person_id=s.person_id, jurisdiction_code=community) for s in members]
-        session.add(order)
-        session.flush()
-        events.emit(session, ResamplingOrdered(jurisdiction_code=community, order_id=order.id, kind=kind.value,
-                                               members=len(members), due_at=due))
-        made.append(order)
-    return made
+def _end(control: Control | dict[str, Any], state: ControlState, now: datetime) -> None:
+    """End a control (an ORM object, or a row still to insert) in ``state``."""
+    if isinstance(control, Control):
+        control.state, control.ended_at = state, now
+    else:
+        control["state"], control["ended_at"] = state, now
 
 
 def raise_overdue_alerts(session: Session, *, now: datetime | None = None) -> int:

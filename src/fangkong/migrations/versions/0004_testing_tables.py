@@ -139,9 +139,6 @@ def upgrade() -> None:
     sa.Column('import_id', sa.Integer(), nullable=True),
     sa.Column('recorded_at', fangkong.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('jurisdiction_code', sa.String(length=12).with_variant(sa.String(length=12, collation='C'), 'postgresql'), nullable=False),
-    sa.ForeignKeyConstraint(['import_id'], ['result_imports.id'], name=op.f('fk_tube_results_import_id_result_imports')),
-    sa.ForeignKeyConstraint(['lab_id'], ['facilities.id'], name=op.f('fk_tube_results_lab_id_facilities')),
-    sa.ForeignKeyConstraint(['tube_id'], ['tubes.id'], name=op.f('fk_tube_results_tube_id_tubes')),
     sa.PrimaryKeyConstraint('tube_id', name=op.f('pk_tube_results'))
     )
     op.create_table('door_visits',
@@ -187,7 +184,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_samples_jurisdiction_code'), ['jurisdiction_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_samples_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_samples_person_id'), ['person_id'], unique=False)
-        batch_op.create_index('ix_samples_round_jurisdiction', ['round_id', 'jurisdiction_code'], unique=False)
+        batch_op.create_index('ix_samples_round_jurisdiction', ['round_id', 'jurisdiction_code', 'tube_id', 'purpose', 'once_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_samples_tube_id'), ['tube_id'], unique=False)
 
     op.create_table('testing_controls',
