@@ -131,7 +131,8 @@ def test_a_good_file_is_applied_and_a_positive_pool_puts_its_members_under_contr
             ResultImport.sha256 == hashlib.sha256(path.read_bytes()).hexdigest())).scalar_one()
         assert (record.rows, record.new_results, record.positives) == (2, 2, 1)
         assert record.jurisdiction_code == "220502"  # where its lab is: the system has no home
-        outcomes = dict(session.execute(select(Tube.code, TubeResult.outcome).join(TubeResult)
+        outcomes = dict(session.execute(select(Tube.code, TubeResult.outcome)
+                                        .join(TubeResult, TubeResult.tube_id == Tube.id)
                                         .where(Tube.code.in_([negative, positive]))).all())
         assert {code: o.value for code, o in outcomes.items()} == {negative: "negative", positive: "positive"}
         controlled = set(session.execute(select(Control.person_id).where(Control.round_id == city.round_id))
@@ -192,7 +193,8 @@ def test_a_rejected_file_lists_every_bad_row_exits_with_2_and_writes_nothing(cit
         N_("The file was not applied: {count} rows have errors. Correct them and upload it again."), {"count": 5})
     assert counts(city) == before
     with system_session(city.engine) as session:
-        assert session.execute(select(TubeResult).join(Tube).where(Tube.code == good)).first() is None
+        assert session.execute(select(TubeResult).join(Tube, Tube.id == TubeResult.tube_id)
+                               .where(Tube.code == good)).first() is None
 
 
 def test_many_bad_rows_are_listed_one_line_each(city: City) -> None:

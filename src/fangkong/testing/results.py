@@ -133,7 +133,7 @@ def _labs(session: Session, rows: pa.Table) -> dict[str, int]:
         return {}
     with system_access(session):
         found = session.execute(select(Facility.code, Facility.id).where(
-            Facility.code.in_(codes), Facility.kind == FacilityKind.LAB)).tuples().all()
+            Facility.code.in_(codes), Facility.kind == FacilityKind.LAB)).all()
     return {code: lab_id for code, lab_id in found if code is not None}
 
 

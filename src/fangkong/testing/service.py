@@ -500,8 +500,8 @@ def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | 
         pairs: list[tuple[Tube, TubeResult]] = []
         samples: dict[int, list[Sample]] = defaultdict(list)
         for chunk in _chunks(sorted(set(tube_ids))):
-            pairs.extend(session.execute(select(Tube, TubeResult).join(TubeResult, TubeResult.tube_id == Tube.id)
-                                         .where(Tube.id.in_(chunk))).tuples())
+            pairs.extend((tube, result) for tube, result in session.execute(
+                select(Tube, TubeResult).join(TubeResult, TubeResult.tube_id == Tube.id).where(Tube.id.in_(chunk))))
             for s in session.execute(select(Sample).where(Sample.tube_id.in_(chunk)).order_by(Sample.id)).scalars():
                 samples[s.tube_id].append(s)
         pairs.sort(key=lambda pair: pair[0].id)
