@@ -218,7 +218,8 @@ class Imported:
 
 # The importer's progress messages, and what lies between one and the next.
 PHASES = {"Checking the file": "read and check the file", "Checking against tubes on file": "stage the rows",
-          "Storing results": "check against tubes and results", "Done": "store, pool loop, audit"}
+          "Storing results": "check against tubes and results", "Done": "store, pool loop, audit",
+          "refused, rolled back": "check against tubes and results, refuse"}
 
 
 def written(engine: Engine) -> dict[str, int]:
@@ -256,6 +257,7 @@ def import_file(engine: Engine, who: Principal, data: bytes, filename: str,
                        f"{record.positives:,} positive pools and positives")
         except Invalid as exc:
             finish(session, failed=True)
+            marks.append(("refused, rolled back", time.perf_counter()))
             seconds = time.perf_counter() - t0
             rows = {e.row for e in exc.errors}
             kinds: dict[str, int] = {}
