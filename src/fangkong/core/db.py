@@ -189,7 +189,8 @@ def bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]], *, wit
         ids = [r[0] for r in found]
         rows = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
     names = list(rows[0])
-    processors = [table.c[n].type.bind_processor(connection.dialect) for n in names]
+    dialect = connection.dialect
+    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([v if p is None or v is None else p(v)

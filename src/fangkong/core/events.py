@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import String, insert
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from fangkong.core.db import Base, code_column_type, utcnow
+from fangkong.core.db import Base, bulk_insert, code_column_type, utcnow
 
 E = TypeVar("E", bound="DomainEvent")
 Handler = Callable[[Session, Any], None]
@@ -87,7 +87,7 @@ def emit_all(session: Session, batch: Sequence[DomainEvent]) -> None:
     if not batch:
         return
     at = utcnow()
-    session.execute(insert(EventRecord), [
+    bulk_insert(session, EventRecord, [
         {"name": e.name, "at": at, "jurisdiction_code": e.jurisdiction_code, "payload": _plain(dataclasses.asdict(e))}
         for e in batch])
     for event in batch:

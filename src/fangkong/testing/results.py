@@ -201,24 +201,21 @@ def _check(session: Session) -> _Checked:
     reacting = and_(r.tube_id.is_(None), or_(s.outcome != Outcome.NEGATIVE.value, t.purpose == Purpose.RETEST.value))
     stmt = (
         select(s.row, s.tube_code, s.outcome, s.lab_code, t.id.label("tube_id"), t.lab_id.label("sent_to"),
-               r.outcome.label("existing"), s.lab_id)
+               r.outcome.label("existing"), s.lab_id, refused.label("refused"))
         .select_from(STAGING)
         .outerjoin(Tube.__table__, and_(t.code == s.tube_code, _tube_scope(session)))
         .outerjoin(TubeResult.__table__, r.tube_id == t.id)
         .where(or_(refused, reacting, r.tube_id.is_not(None)))
-        .order_by(s.row)
     )
     checked = _Checked()
     with system_access(session):
-        found = session.execute(stmt).all()
-    for row in found:
-        errors = _refusals(row, own_lab)
-        if errors:
-            checked.errors += errors
-        elif row.existing is not None:
-            checked.stored += 1
-        else:
-            checked.to_react.append(row.tube_id)
+        for row in session.execute(stmt):
+            if row.refused:
+                checked.errors += _refusals(row, own_lab)
+            elif row.existing is not None:
+                checked.stored += 1
+            else:
+                checked.to_react.append(row.tube_id)
     return checked
 
 

@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from fangkong import rulesets
 from fangkong.core import audit, events
@@ -497,22 +496,31 @@ def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | 
         return counts
     with system_access(session):
         # The reactions reach persons of the tube, wherever the importing lab's scope ends.
-        pairs: list[tuple[Tube, TubeResult]] = []
-        samples: dict[int, list[Sample]] = defaultdict(list)
+        tubes: list[_Row] = []
+        samples: dict[int, list[_Row]] = defaultdict(list)
         for chunk in _chunks(sorted(set(tube_ids))):
-            pairs.extend((tube, result) for tube, result in session.execute(
-                select(Tube, TubeResult).join(TubeResult, TubeResult.tube_id == Tube.id).where(Tube.id.in_(chunk))))
-            for s in session.execute(select(Sample).where(Sample.tube_id.in_(chunk)).order_by(Sample.id)).scalars():
+            tubes += session.execute(select(*_TUBE_FIELDS).join(TubeResult, TubeResult.tube_id == Tube.id)
+                                     .where(Tube.id.in_(chunk))).all()
+            for s in session.execute(select(*_SAMPLE_FIELDS).where(Sample.tube_id.in_(chunk)).order_by(Sample.id)):
                 samples[s.tube_id].append(s)
-        pairs.sort(key=lambda pair: pair[0].id)
+        tubes.sort(key=lambda tube: tube.id)
         loop = _PoolLoop(session, now, counts)
-        loop.load_controls({tube.round_id for tube, _ in pairs}, {s.person_id for ss in samples.values() for s in ss})
-        for tube, result in pairs:
+        loop.load_controls({tube.round_id for tube in tubes}, {s.person_id for ss in samples.values() for s in ss})
+        for tube in tubes:
             if samples.get(tube.id):
-                loop.react(tube, result, samples[tube.id])
+                loop.react(tube, samples[tube.id])
         loop.finish()
     session.flush()
     return counts
+
+
+_Row = Row[*tuple[Any, ...]]  # a plain row of a query
+
+# What the loop reads of a reacting tube (with its result) and of its samples: plain rows, not
+# ORM objects, as a file brings tens of thousands of them.
+_TUBE_FIELDS = (Tube.id, Tube.code, Tube.round_id, Tube.pool_size, Tube.purpose, Tube.jurisdiction_code,
+                TubeResult.outcome, TubeResult.tested_at)
+_SAMPLE_FIELDS = (Sample.id, Sample.tube_id, Sample.person_id, Sample.sampled_at, Sample.jurisdiction_code)
 
 
 def _chunks(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
@@ -534,7 +542,7 @@ class _PoolLoop:
         self.controlled: dict[tuple[int, int], Control | dict[str, Any]] = {}  # (round, person) → running
         self.new_controls: list[dict[str, Any]] = []
         self.orders: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []  # order row, its member rows
-        self.voided: list[Sample] = []  # samples of invalid tubes
+        self.voided: list[int] = []  # samples of invalid tubes
         self.events: list[Callable[[], DomainEvent]] = []
         self.rounds: dict[int, Round] = {}
 
@@ -546,19 +554,19 @@ class _PoolLoop:
                     Control.person_id.in_(chunk))).scalars():
                 self.controlled[(control.round_id, control.person_id)] = control
 
-    def round_of(self, tube: Tube) -> Round:
+    def round_of(self, tube: _Row) -> Round:
         if tube.round_id not in self.rounds:
             self.rounds[tube.round_id] = self.session.get_one(Round, tube.round_id)
         return self.rounds[tube.round_id]
 
-    def react(self, tube: Tube, result: TubeResult, samples: Sequence[Sample]) -> None:
-        """The reaction to one tube's new result."""
+    def react(self, tube: _Row, samples: Sequence[_Row]) -> None:
+        """The reaction to one tube's new result (``tube`` carries the result's outcome and time)."""
         round_ = self.round_of(tube)
-        outcome = result.outcome
+        outcome = tube.outcome
         single = tube.pool_size == 1
         if outcome is Outcome.POSITIVE and single:
             for s in samples:
-                self.report_positive(round_, tube, result, s)
+                self.report_positive(round_, tube, s)
                 self.counts["positives"] += 1
         elif outcome in (Outcome.POSITIVE, Outcome.INCONCLUSIVE):
             reason = (ControlReason.POSITIVE_POOL if outcome is Outcome.POSITIVE else ControlReason.INCONCLUSIVE_POOL)
@@ -577,12 +585,12 @@ class _PoolLoop:
                     self.counts["released"] += 1
         elif outcome is Outcome.INVALID:
             # The samples no longer count; the persons may be (and must be) sampled again.
-            self.voided += samples
+            self.voided += [s.id for s in samples]
             kind = OrderKind.RETEST if tube.purpose is Purpose.RETEST else OrderKind.RESAMPLE
             self.order(round_, tube, samples, kind)
             self.counts["invalid"] += 1
 
-    def control(self, round_: Round, tube: Tube, sample: Sample, reason: ControlReason) -> None:
+    def control(self, round_: Round, tube: _Row, sample: _Row, reason: ControlReason) -> None:
         """Put a person under temporary control (keeping a control already running)."""
         key = (round_.id, sample.person_id)
         if key not in self.controlled:
@@ -592,7 +600,7 @@ class _PoolLoop:
             self.new_controls.append(row)
             self.controlled[key] = row
 
-    def release(self, round_: Round, sample: Sample) -> bool:
+    def release(self, round_: Round, sample: _Row) -> bool:
         """End a person's control after a negative re-test; whether one was running."""
         control = self.controlled.pop((round_.id, sample.person_id), None)
         if control is None:
@@ -602,7 +610,7 @@ class _PoolLoop:
                                                    person_id=sample.person_id, round_id=round_.id))
         return True
 
-    def report_positive(self, round_: Round, tube: Tube, result: TubeResult, sample: Sample) -> None:
+    def report_positive(self, round_: Round, tube: _Row, sample: _Row) -> None:
         """A positive single tube: the person's control (started now if none runs) becomes a case."""
         control = self.controlled.pop((round_.id, sample.person_id), None)
         if control is None:
@@ -613,12 +621,12 @@ class _PoolLoop:
         _end(control, ControlState.CASE, self.now)
         self.events.append(lambda: PositiveFound(
             jurisdiction_code=sample.jurisdiction_code, person_id=sample.person_id, round_id=round_.id,
-            tube_id=tube.id, sampled_at=sample.sampled_at, tested_at=result.tested_at))
+            tube_id=tube.id, sampled_at=sample.sampled_at, tested_at=tube.tested_at))
 
-    def order(self, round_: Round, tube: Tube, samples: Sequence[Sample], kind: OrderKind) -> None:
+    def order(self, round_: Round, tube: _Row, samples: Sequence[_Row], kind: OrderKind) -> None:
         """One re-sampling order per community of the tube's members, due by the rule set's clock."""
         due = self.now + timedelta(hours=rules_of(round_).retest_hours)
-        by_community: dict[str, list[Sample]] = defaultdict(list)
+        by_community: dict[str, list[_Row]] = defaultdict(list)
         for s in samples:
             by_community[s.jurisdiction_code].append(s)
         for community, members in sorted(by_community.items()):
@@ -639,8 +647,7 @@ class _PoolLoop:
             bulk_insert(session, Control, self.new_controls)
             written[(audit.Action.CREATE, Control.__tablename__)] = len(self.new_controls)
         if self.orders:
-            ids = session.execute(insert(ResampleOrder).returning(ResampleOrder.id, sort_by_parameter_order=True),
-                                  [o for o, _ in self.orders]).scalars().all()
+            ids = bulk_insert(session, ResampleOrder, [o for o, _ in self.orders], with_ids=True)
             members = []
             for (order, rows), order_id in zip(self.orders, ids, strict=True):
                 order["id"] = order_id
@@ -648,11 +655,8 @@ class _PoolLoop:
             bulk_insert(session, OrderMember, members)
             written[(audit.Action.CREATE, ResampleOrder.__tablename__)] = len(ids)
             written[(audit.Action.CREATE, OrderMember.__tablename__)] = len(members)
-        for chunk in _chunks([s.id for s in self.voided]):
-            session.execute(update(Sample).where(Sample.id.in_(chunk)).values(once_key=None),
-                            execution_options={"synchronize_session": False})
-        for s in self.voided:
-            set_committed_value(s, "once_key", None)
+        for chunk in _chunks(self.voided):
+            session.execute(update(Sample).where(Sample.id.in_(chunk)).values(once_key=None))
         if self.voided:
             written[(audit.Action.UPDATE, Sample.__tablename__)] = len(self.voided)
         for (action, table), n in written.items():
