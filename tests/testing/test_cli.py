@@ -15,20 +15,18 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from fangkong.core.db import make_engine, system_session, utcnow
+from fangkong.core.db import system_session, utcnow
 from fangkong.core.errors import N_
 from fangkong.core.events import EventRecord
 from fangkong.core.i18n import TIMEZONE, field_label, translate
-from fangkong.core.migrate import upgrade
 from fangkong.geo.models import Facility
 from fangkong.people.models import Person
-from fangkong.synth import demo
 from fangkong.testing import service
 from fangkong.testing.models import Control, Outcome, ResultImport, Round, Sample, Tube, TubeResult
 from fangkong.testing.schemas import RoundIn, SiteIn
 from fangkong.users.models import User
 from tests.cli.test_cli import fangkong
-from tests.conftest import SEED, drop_database, fresh_database_url
+from tests.conftest import build_database, drop_database
 
 from .conftest import XINZHAN, residents, sample, tube_code, write_outbreak
 
@@ -49,20 +47,11 @@ class City:
     tubes: dict[str, list[int]]  # code → person ids, each test its own tubes
 
 
-def build_city(name: str, tmp: Path) -> tuple[str, Engine]:
-    url = fresh_database_url(name, tmp)
-    upgrade(url)
-    engine = make_engine(url)
-    with system_session(engine) as session:
-        demo.load(session, seed=SEED)
-    return url, engine
-
-
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     name = f"fangkong_testing_cli_{os.getpid()}"
     tmp = tmp_path_factory.mktemp("testing_cli")
-    url, engine = build_city(name, tmp)
+    url, engine = build_database(name, tmp)
     tubes: dict[str, list[int]] = {}
     with system_session(engine) as session:
         round_ = service.create_round(session, RoundIn(name="第一轮全员核酸检测", jurisdiction_code="2205",
@@ -272,7 +261,7 @@ def sim_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, En
     """A committed demo city without rounds, and a ground truth for it: one in twenty infected."""
     name = f"fangkong_testing_sim_{os.getpid()}"
     tmp = tmp_path_factory.mktemp("testing_sim")
-    url, engine = build_city(name, tmp)
+    url, engine = build_database(name, tmp)
     with system_session(engine) as session:
         people = session.execute(select(Person.id, Person.jurisdiction_code).order_by(Person.id)).all()
     day = datetime(2021, 1, 8, 10, tzinfo=UTC)
