@@ -86,6 +86,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             app.include_router(module.api, prefix="/api/v1", dependencies=csrf)
 
     from fangkong.users.service import load_principal
+    from fangkong.wiring import load_modules
+
+    load_modules()
 
     jobs.set_principal_loader(load_principal)
     return app

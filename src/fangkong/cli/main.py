@@ -65,7 +65,9 @@ def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
 def connected_engine() -> Engine:
     """The configured database, checked reachable; exits with one line when it is not."""
     from fangkong.core.migrate import check_reachable
+    from fangkong.wiring import load_modules
 
+    load_modules()
     url = get_settings().database_url
     engine = make_engine(url)
     try:

@@ -36,6 +36,10 @@ class Permission(StrEnum):
     TESTING_MARK = "testing:mark"  # door-to-door marks on the list of people not yet sampled
     TUBES_READ = "tubes:read"  # tubes and their results (a lab account: its own tubes only)
     RESULTS_WRITE = "results:write"  # lab result imports
+    TRACING_READ = "tracing:read"  # cases, investigations, tracing runs, transmission chains
+    TRACING_WRITE = "tracing:write"  # report cases, investigate, start tracing runs
+    CONTACTS_READ = "contacts:read"  # the contacts living in the jurisdiction, with their evidence
+    CONTACTS_MARK = "contacts:mark"  # a contact is under control
 
 
 class Role(StrEnum):
@@ -79,18 +83,23 @@ P = Permission
 _BASE = {P.GEO_READ, P.AGGREGATES_READ}
 _PEOPLE = {P.PEOPLE_READ, P.PEOPLE_WRITE, P.PEOPLE_REVEAL}
 _TESTING = {P.TESTING_READ, P.TESTING_WRITE, P.TESTING_MARK, P.TUBES_READ, P.RESULTS_WRITE}
+_CONTACTS = {P.CONTACTS_READ, P.CONTACTS_MARK}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(Permission)),
     Role.COMMANDER: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.USERS_READ, P.AUDIT_READ, P.JOBS_READ,
-                                       P.TESTING_READ, P.TUBES_READ}),
+                                       P.TESTING_READ, P.TUBES_READ, P.TRACING_READ,
+                                       P.CONTACTS_READ}),
     Role.TESTING_STAFF: frozenset(_BASE | _PEOPLE | _TESTING | {P.JOBS_READ, P.JOBS_WRITE}),
-    Role.TRACER: frozenset(_BASE | _PEOPLE | {P.JOBS_READ, P.JOBS_WRITE, P.TESTING_READ, P.TUBES_READ}),
-    Role.ISOLATION_STAFF: frozenset(_BASE | _PEOPLE | {P.TESTING_READ}),
+    Role.TRACER: frozenset(_BASE | _PEOPLE | _CONTACTS | {P.JOBS_READ, P.JOBS_WRITE, P.TESTING_READ, P.TUBES_READ,
+                                                        P.TRACING_READ, P.TRACING_WRITE}),
+    # Isolation staff and community workers receive the contacts of their jurisdiction and put them
+    # under control; they do not read the cases' investigations.
+    Role.ISOLATION_STAFF: frozenset(_BASE | _PEOPLE | _CONTACTS | {P.TESTING_READ}),
     Role.SUPPLY_STAFF: frozenset(_BASE | {P.PEOPLE_READ}),
-    Role.CARE_STAFF: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL}),
+    Role.CARE_STAFF: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.TRACING_READ}),
     Role.PUBLICITY_STAFF: frozenset(_BASE),
-    Role.COMMUNITY_WORKER: frozenset(_BASE | _PEOPLE | {P.TESTING_READ, P.TESTING_MARK}),
+    Role.COMMUNITY_WORKER: frozenset(_BASE | _PEOPLE | _CONTACTS | {P.TESTING_READ, P.TESTING_MARK}),
     # A lab account is bound to its lab (User.facility_id): it reads and imports its own tubes only.
     # No jobs permission: that would show (and re-run) every job of the lab's district; it follows
     # its own uploads through the results pages.

@@ -39,6 +39,30 @@ class TestingRules(BaseModel):
         return self
 
 
+class TracingRules(BaseModel):
+    """Tracing: the infectious window, which overlaps make a contact, and the clocks of the loop."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lookback_days: float = Field(ge=0)
+    # Place category (as in the presence data) → the shortest continuous overlap, in minutes, that
+    # makes a close contact there (0: any overlap longer than zero).
+    close_contact_minutes: dict[str, float]
+    exposed_categories: tuple[str, ...]
+    core_info_hours: float = Field(gt=0)
+    report_hours: float = Field(gt=0)
+    contact_control_hours: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _kinds_apart(self) -> TracingRules:
+        both = set(self.close_contact_minutes) & set(self.exposed_categories)
+        if both:
+            raise ValueError(f"categories both close and exposed: {', '.join(sorted(both))}")
+        if any(m < 0 for m in self.close_contact_minutes.values()):
+            raise ValueError("close_contact_minutes must not be negative")
+        return self
+
+
 class RuleSet(BaseModel):
     """One protocol's numbers, by module."""
 
@@ -47,6 +71,7 @@ class RuleSet(BaseModel):
     name: str
     title: str
     testing: TestingRules
+    tracing: TracingRules
 
 
 def available() -> list[str]:

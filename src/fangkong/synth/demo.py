@@ -98,6 +98,7 @@ DEMO_USERS: list[DemoUser] = [
     DemoUser("testing", "检测专班", Role.TESTING_STAFF, "2205"),
     DemoUser("dongchang_testing", "东昌区检测专班", Role.TESTING_STAFF, "220502"),
     DemoUser("tracer", "流调专班", Role.TRACER, "2205"),
+    DemoUser("dongchang_tracer", "东昌区流调组", Role.TRACER, "220502"),
     DemoUser("isolation", "隔离转运专班", Role.ISOLATION_STAFF, "2205"),
     DemoUser("supply", "保供专班", Role.SUPPLY_STAFF, "2205"),
     DemoUser("care", "医疗救治专班", Role.CARE_STAFF, "2205"),
