@@ -54,7 +54,7 @@ class _CaseRow:
 
 def _cases(session: Session) -> dict[int, _CaseRow]:
     rows = session.execute(select(Case.id, Case.source_case_id, Case.onset_at, Case.sampled_at, Case.reported_at,
-                                  Case.kind, Case.jurisdiction_code)).tuples()
+                                  Case.kind, Case.jurisdiction_code))
     return {r[0]: _CaseRow(r[0], r[1], r[2], r[3], r[4], r[5].value, r[6]) for r in rows}
 
 
@@ -112,7 +112,7 @@ def graph(session: Session, cluster: Cluster, *, expand: Collection[int] = ()) -
     folded: dict[tuple[int, str], int] = defaultdict(int)
     for case_id, kind, n in session.execute(
             select(Contact.case_id, Contact.kind, func.count()).where(Contact.case_id.in_(ids))
-            .group_by(Contact.case_id, Contact.kind)).tuples():
+            .group_by(Contact.case_id, Contact.kind)):
         folded[(case_id, kind.value)] += n
     nodes: list[dict[str, object]] = []
     links: list[dict[str, object]] = []
@@ -128,7 +128,7 @@ def graph(session: Session, cluster: Cluster, *, expand: Collection[int] = ()) -
         if case_id in expand:
             for contact_id, kind in session.execute(
                     select(Contact.id, Contact.kind).where(Contact.case_id == case_id)
-                    .order_by(Contact.kind, Contact.id).limit(EXPANDED_CONTACTS)).tuples():
+                    .order_by(Contact.kind, Contact.id).limit(EXPANDED_CONTACTS)):
                 nodes.append({"id": f"p{contact_id}", "name": "", "category": category_of_kind[kind.value],
                               "symbolSize": 5, "contact_id": contact_id})
                 links.append({"source": f"c{case_id}", "target": f"p{contact_id}"})
@@ -175,11 +175,11 @@ def timeliness(session: Session, parent_code: str, *, now: datetime | None = Non
     """The timeliness of investigations per child jurisdiction of ``parent_code`` (per district for the city)."""
     now = now or utcnow()
     children = session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                .where(Jurisdiction.parent_code == parent_code).order_by(Jurisdiction.code)).tuples()
+                                .where(Jurisdiction.parent_code == parent_code).order_by(Jurisdiction.code))
     rows = session.execute(select(Case.jurisdiction_code, Case.reported_at, Investigation.core_due_at,
                                   Investigation.core_done_at, Investigation.report_due_at,
                                   Investigation.report_done_at)
-                           .join(Investigation, Investigation.case_id == Case.id)).tuples().all()
+                           .join(Investigation, Investigation.case_id == Case.id)).all()
     out = []
     for code, name in children:
         mine = [r for r in rows if r[0].startswith(code)]

@@ -104,7 +104,7 @@ def execute(session: Session, run: TracingRun, *, now: datetime | None = None, d
         places = _places_table(session)
         known_cases = set(session.execute(select(Case.person_id)).scalars())
         isolations = {pid: at for pid, at in session.execute(
-            select(Contact.person_id, Contact.controlled_at).where(Contact.controlled_at.is_not(None))).tuples()
+            select(Contact.person_id, Contact.controlled_at).where(Contact.controlled_at.is_not(None)))
             if at is not None}
     source = engine.Source(presence=data or presence_folder(), persons=persons, places=places)
     inputs = [engine.CaseInput(person_id=c.person_id, onset_at=c.onset_at, sampled_at=c.sampled_at,
@@ -129,7 +129,7 @@ def execute(session: Session, run: TracingRun, *, now: datetime | None = None, d
 
 def _persons_table(session: Session) -> pa.Table:
     ids, households = [], []
-    for pid, hid in session.execute(select(Person.id, Person.household_id)).tuples():
+    for pid, hid in session.execute(select(Person.id, Person.household_id)):
         ids.append(pid)
         households.append(hid)
     return pa.table({"person_id": pa.array(ids, pa.int64()), "household_id": pa.array(households, pa.int64())})
@@ -137,7 +137,7 @@ def _persons_table(session: Session) -> pa.Table:
 
 def _places_table(session: Session) -> pa.Table:
     ids, categories = [], []
-    for pid, category in session.execute(select(Place.id, Place.category)).tuples():
+    for pid, category in session.execute(select(Place.id, Place.category)):
         ids.append(pid)
         categories.append(FILE_CATEGORY[category.value])
     return pa.table({"place_id": pa.array(ids, pa.int64()), "category": pa.array(categories, pa.string())})
@@ -153,7 +153,7 @@ def _store(session: Session, run: TracingRun, found: list[dict[str, Any]], case_
         existing: dict[int, Contact] = {}
         for part in chunks(person_ids):
             where.update(session.execute(select(Person.id, Person.jurisdiction_code)
-                                         .where(Person.id.in_(part))).tuples())
+                                         .where(Person.id.in_(part))))
             existing.update((c.person_id, c) for c in session.execute(
                 select(Contact).where(Contact.person_id.in_(part))).scalars())
         due = now + timedelta(hours=control_hours)
