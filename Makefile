@@ -32,6 +32,7 @@ run: install $(DEMO_DATASET)/manifest.json
 	$(BIN)/fangkong db upgrade
 	$(BIN)/fangkong demo load --if-empty --from $(DEMO_DATASET)
 	$(BIN)/fangkong testing simulate-round --if-none --data $(DEMO_DATASET)
+	$(BIN)/fangkong tracing run --if-none
 	$(BIN)/fangkong serve --no-migrate
 
 $(DEMO_DATASET)/manifest.json: | install

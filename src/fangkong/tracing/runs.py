@@ -50,8 +50,9 @@ def presence_folder() -> Path:
     return get_settings().data_dir / "presence"
 
 
-def start_run(session: Session, case_ids: list[int] | None = None) -> TracingRun:
-    """Queue a run over ``case_ids`` (every case the user reaches when empty)."""
+def start_run(session: Session, case_ids: list[int] | None = None, *, queue: bool = True) -> TracingRun:
+    """A run over ``case_ids`` (every case the user reaches when empty), queued as a job unless
+    ``queue`` is false (the caller then runs ``execute`` itself)."""
     principal = principal_of(session)
     principal.require(Permission.TRACING_WRITE)
     if case_ids:
@@ -67,9 +68,9 @@ def start_run(session: Session, case_ids: list[int] | None = None) -> TracingRun
     run = TracingRun(jurisdiction_code=principal.home_code, ruleset=rulesets.current().name, case_ids=chosen)
     session.add(run)
     session.flush()
-    job = jobs.enqueue(session, RUN_JOB, {"run_id": run.id})
-    run.job_id = job.id
-    session.flush()
+    if queue:
+        run.job_id = jobs.enqueue(session, RUN_JOB, {"run_id": run.id}).id
+        session.flush()
     return run
 
 
