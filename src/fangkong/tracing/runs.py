@@ -186,3 +186,11 @@ def _store(session: Session, run: TracingRun, found: list[dict[str, Any]], case_
             for cid, row in zip(ids, new_rows, strict=True)])
     return {"cases": len(case_of_person), "contacts": len(found) - unknown, "new": len(new_rows),
             "upgraded": upgraded, "not_in_register": unknown}
+
+
+def run_job(session: Session, run: TracingRun) -> jobs.Job | None:
+    """The job of a run the user reads: its progress is part of the run, whoever may read the jobs list."""
+    if run.job_id is None:
+        return None
+    with system_access(session):
+        return session.get(jobs.Job, run.job_id)
