@@ -568,3 +568,19 @@ def test_the_chain_page_draws_the_graph_expands_a_case_and_opens_a_case_from_its
     click(third_node)
     page.wait_for_url(f"**/tracing/cases/{third}")
     expect(page.locator("[data-testid=source-link]")).to_contain_text(f"#{second}")
+
+
+def test_a_worker_puts_a_contact_under_control_on_a_phone(open_page: Callable[..., Page], served: Served,
+                                                          tracing_cases: tuple[int, list[int]]) -> None:
+    page = open_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(page, WORKER_DC)
+    page.goto("/tracing/contacts")
+    wait_for_htmx(page)
+    waiting = page.locator("[data-testid=contacts] li[data-state=to_control]")
+    expect(waiting.first).to_be_visible()
+    before = waiting.count()
+    contact = waiting.first.get_attribute("data-contact")
+    waiting.first.locator("[data-testid=mark-controlled]").tap()
+    expect(page.locator(f"#contact-{contact}")).to_have_attribute("data-state", "under_control")
+    expect(waiting).to_have_count(before - 1)
+    assert_fits_phone(page)

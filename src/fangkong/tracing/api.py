@@ -151,4 +151,5 @@ def chain_graph(session: SessionDep, principal: Reader, root_case_id: int,
     """The ECharts graph of the cluster holding a case: cases, source links, and each case's contacts
     folded into a counted node per kind unless the case is in ``expand`` (repeat the parameter)."""
     cluster = chains.cluster_of(session, service.get_case(session, root_case_id).id)
-    return {"root_id": cluster.root_id, "size": cluster.size, **chains.graph(session, cluster, expand=set(expand or ()))}
+    graph = chains.graph(session, cluster, expand=set(expand or ()))
+    return {"root_id": cluster.root_id, "size": cluster.size, **graph}
