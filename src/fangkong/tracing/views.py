@@ -159,8 +159,7 @@ def _find_person(session: Session, person_id: str, person: str, errors: list[Fie
     """The person a report names: a chosen search result, a register number or a full ID number."""
     text = (person_id or person).strip().upper()
     if not text:
-        errors.append(FieldError("person", N_("Choose the person: search by name or ID number, or give the full "
-                                              "ID number.")))
+        errors.append(FieldError("person", N_("Choose the person, or give their full ID number.")))
         return None
     if len(text) == 18:
         found = session.execute(select(Person.id).where(Person.id_number == text)).scalar_one_or_none()
