@@ -97,8 +97,12 @@ def local_input(at: datetime) -> str:
 
 def zh(message: str, **params: object) -> str:
     """A message as the Chinese interface shows it (the catalog's translation, or the msgid until there is one)."""
+    before = i18n.get_locale()
     i18n.set_locale("zh_CN")
-    return i18n.translate(message, params)
+    try:
+        return i18n.translate(message, params)
+    finally:
+        i18n.set_locale(before)
 
 
 def states_of(html: str, clock: str) -> list[str]:

@@ -534,8 +534,11 @@ def test_a_tracer_fills_the_investigation_on_a_phone_and_completes_the_core_info
     page.locator("[data-testid=complete-core]").tap()
     core = page.locator("[data-testid=clocks] [data-clock=core]")
     expect(core).to_have_attribute("data-state", "done_in_time")
+    before = i18n.get_locale()
     i18n.set_locale("zh_CN")
-    expect(core).to_have_text(i18n.translate("Done in time"))
+    done_in_time = i18n.translate("Done in time")
+    i18n.set_locale(before)
+    expect(core).to_have_text(done_in_time)
     expect(page.locator("[data-testid=complete-core]")).to_have_count(0)
     assert_fits_phone(page)
 
