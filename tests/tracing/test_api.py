@@ -115,6 +115,10 @@ def test_a_run_is_queued_and_read_back(client: Client, session: Session) -> None
     body = made.json()
     assert body["state"] == "queued" and body["case_ids"] == [case.id] and body["job_id"] is not None
     assert client.get(f"/api/v1/tracing/runs/{body['id']}").json() == body
+    key = {"Idempotency-Key": "run-once-2021"}
+    first = client.post("/api/v1/tracing/runs", json={"case_ids": [case.id]}, headers=key)
+    retried = client.post("/api/v1/tracing/runs", json={"case_ids": [case.id]}, headers=key)
+    assert first.status_code == retried.status_code == 201 and first.json()["id"] == retried.json()["id"] != body["id"]
     unknown = client.post("/api/v1/tracing/runs", json={"case_ids": [case.id, 999_999]})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "case_ids"
 

@@ -214,6 +214,11 @@ def test_trace_these_cases_queues_a_run_and_shows_its_progress(client: Client, s
     assert f'hx-get="/tracing/runs/{run.id}/progress"' in page.text and "<progress" in page.text
     fragment = client.get(f"/tracing/runs/{run.id}/progress", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and f'id="run-{run.id}"' in fragment.text
+    key = re.search(r'name="form_key" value="(\w+)"', client.get("/tracing").text)
+    assert key is not None
+    twice = [client.post("/tracing/runs", data={"form_key": key.group(1)}, follow_redirects=False)
+             for _ in range(2)]
+    assert twice[0].headers["location"] == twice[1].headers["location"] != response.headers["location"]
 
 
 def test_a_finished_run_shows_its_counts_and_warns_of_missing_days(client: Client, session: Session,
@@ -461,6 +466,8 @@ def test_the_contact_list_filters_by_kind_state_and_case(client: Client, dc_case
     assert contact_ids(client.get("/tracing/contacts?kind=secondary").text) == {contacts["secondary"].id}
     assert contact_ids(client.get(f"/tracing/contacts?case_id={dc_cases[1].id}").text) == {contacts["jiangnan"].id}
     assert contact_ids(client.get("/tracing/contacts?state=under_control").text) == set()
+    assert len(contact_ids(client.get("/tracing/contacts?kind=&state=&case_id=").text)) == 4  # the form, empty
+    assert contact_ids(client.get(f"/tracing/contacts?case_id=%23{dc_cases[1].id}").text) == {contacts["jiangnan"].id}
     assert client.get("/tracing/contacts?kind=cousin").status_code == 422
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 
 from fangkong.core.auth import Permission
 from fangkong.core.deps import SessionDep, requires
@@ -134,9 +134,11 @@ def mark_controlled(session: SessionDep, principal: Marker, contact_id: int) -> 
 
 
 @api.post("/tracing/runs", response_model=RunOut, status_code=201)
-def start_run(session: SessionDep, principal: Writer, data: RunIn) -> RunOut:
-    """Queue a tracing run over the named cases, or every case you reach when none is named."""
-    return RunOut.model_validate(runs.start_run(session, data.case_ids))
+def start_run(session: SessionDep, principal: Writer, data: RunIn,
+              idempotency_key: Annotated[str | None, Header()] = None) -> RunOut:
+    """Queue a tracing run over the named cases, or every case you reach when none is named. Send an
+    ``Idempotency-Key`` header so that a retry queues no second run."""
+    return RunOut.model_validate(runs.start_run(session, data.case_ids, key=idempotency_key))
 
 
 @api.get("/tracing/runs/{run_id}", response_model=RunOut)

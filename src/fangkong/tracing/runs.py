@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from fangkong import rulesets
 from fangkong.config import get_settings
-from fangkong.core import audit, events, jobs
+from fangkong.core import audit, events, idempotency, jobs
 from fangkong.core.auth import Permission
 from fangkong.core.db import bulk_insert, utcnow
 from fangkong.core.errors import N_, Invalid, NotFound
@@ -50,10 +50,17 @@ def presence_folder() -> Path:
     return get_settings().data_dir / "presence"
 
 
-def start_run(session: Session, case_ids: list[int] | None = None) -> TracingRun:
-    """Queue a run over ``case_ids`` (every case the user reaches when empty)."""
+def start_run(session: Session, case_ids: list[int] | None = None, *, key: str | None = None) -> TracingRun:
+    """Queue a run over ``case_ids`` (every case the user reaches when empty).
+
+    With ``key`` (a form's one-time key, an API client's ``Idempotency-Key``), a repeated request
+    finds the run the first one queued instead of queueing another.
+    """
     principal = principal_of(session)
     principal.require(Permission.TRACING_WRITE)
+    earlier = idempotency.recall(session, key, "tracing_runs")
+    if earlier is not None:
+        return get_run(session, int(earlier))
     if case_ids:
         found = set(session.execute(select(Case.id).where(Case.id.in_(case_ids))).scalars())
         missing = sorted(set(case_ids) - found)
@@ -70,6 +77,7 @@ def start_run(session: Session, case_ids: list[int] | None = None) -> TracingRun
     job = jobs.enqueue(session, RUN_JOB, {"run_id": run.id})
     run.job_id = job.id
     session.flush()
+    idempotency.remember(session, key, "tracing_runs", run.id)
     return run
 
 

@@ -398,12 +398,16 @@ def complete_report(request: Request, session: SessionDep, principal: Writer, ca
 
 @pages.get("/tracing/contacts")
 def contacts_page(request: Request, session: SessionDep, principal: ContactReader, kind: str | None = None,
-                  state: str | None = None, case_id: int | None = None, page: int = 1) -> Response:
+                  state: str | None = None, case_id: str = "", page: int = 1) -> Response:
     """The contacts living in the user's jurisdiction, with the evidence and the control clock (phone first)."""
+    case_id = case_id.strip().lstrip("#")  # the filter form sends an empty field, or a case no. as shown
+    if case_id and not case_id.isdigit():
+        raise Invalid.field("case_id", N_("This field must be a whole number."))
     listed = paginate(session, service.contacts(kind=_enum(ContactKind, kind, "kind"),
-                                                state=_enum(ContactState, state, "state"), case_id=case_id),
+                                                state=_enum(ContactState, state, "state"),
+                                                case_id=int(case_id) if case_id else None),
                       page=page, size=PAGE_SIZE)
-    filters = {"kind": kind or "", "state": state or "", "case_id": str(case_id) if case_id else ""}
+    filters = {"kind": kind or "", "state": state or "", "case_id": case_id}
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
     return render(request, "tracing/contacts.html", {
         "page": listed, **_contact_rows_context(session, principal, listed.items), "filters": filters,
@@ -437,9 +441,11 @@ def mark_controlled(request: Request, session: SessionDep, principal: Marker, co
 
 @pages.post("/tracing/runs")
 def start_run(request: Request, session: SessionDep, principal: Writer,
-              case_id: Annotated[list[int] | None, Form()] = None) -> Response:
-    """Trace the chosen cases (every case the user reaches when none is chosen) and show the run."""
-    run = runs.start_run(session, case_id or [])
+              case_id: Annotated[list[int] | None, Form()] = None,
+              form_key: Annotated[str, Form()] = "") -> Response:
+    """Trace the chosen cases (every case the user reaches when none is chosen) and show the run;
+    a double submit shows the run the first one queued."""
+    run = runs.start_run(session, case_id or [], key=form_key or None)
     return RedirectResponse(f"/tracing/runs/{run.id}", status_code=303)
 
 
