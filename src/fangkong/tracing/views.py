@@ -491,8 +491,7 @@ def _total(code: str, rows: list[chains.Timeliness]) -> chains.Timeliness:
 def chains_page(request: Request, session: SessionDep, principal: Reader) -> Response:
     """The clusters, largest first."""
     found = chains.clusters(session)
-    return render(request, "tracing/chains.html", {"clusters": found[:300], "more": max(0, len(found) - 300),
-                                                   "singles": sum(1 for c in found if c.size == 1)})
+    return render(request, "tracing/chains.html", {"clusters": found[:300], "more": max(0, len(found) - 300)})
 
 
 @pages.get("/tracing/chains/{root_case_id}")
