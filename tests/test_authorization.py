@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -69,6 +70,10 @@ from fangkong.testing.models import (
     TubeResult,
 )
 from fangkong.testing.schemas import EntryStatus, RoundIn, SampleBatch, SiteIn
+from fangkong.tracing import service as tracing
+from fangkong.tracing.models import Case as TracingCase
+from fangkong.tracing.models import CaseKind, Contact, ContactKind, FoundBy, Investigation, RunState, TracingRun
+from fangkong.tracing.schemas import CaseIn, ItineraryIn
 from fangkong.users import service as users
 from fangkong.users.models import RoleGrant, User
 from tests.conftest import ADMIN, CITY_COMMANDER, DC_COMMANDER, LAB, VIEWER, WORKER_DC, WORKER_EDJ, Client
@@ -247,6 +252,57 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "api.testing.results.own":         (401, 403, 403, 403, 403, 200, 200, 403, 200, 403, 200, 403, 403, 403),
     "api.testing.results.other_lab_tube": (401, 403, 403, 403, 403, 422, 422, 403, 422, 403, 422, 403, 403, 403),
     "api.testing.results.edj":         (401, 403, 403, 403, 403, 200, 422, 403, 422, 403, 422, 403, 403, 403),
+    # Tracing: cases and investigations are read with tracing:read (commanders) and written with
+    # tracing:write (here only the administrators); contacts are read and marked where they live.
+    "tracing.cases":                   (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.persons":                 (401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.report.dc":               (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.report.edj":              (401, 403, 403, 403, 403, 303, 422, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.case.dc":                 (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.case.edj":                (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.source.dc":               (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.source.edj_source":       (401, 403, 403, 403, 403, 303, 422, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.investigation.dc":        (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.investigation.edj":       (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.save_investigation.dc":   (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.save_investigation.edj":  (401, 403, 403, 403, 403, 303, 404, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.itinerary.dc":            (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.itinerary.remove.dc":     (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.named.dc":                (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.complete_core.dc":        (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.complete_core.edj":       (401, 403, 403, 403, 403, 303, 404, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.complete_report.dc2":     (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.contacts":                (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "tracing.controlled.dc":           (401, 303, 404, 403, 403, 303, 303, 403, 403, 403, 403, 303, 303, 303),
+    "tracing.controlled.dc_neighbour": (401, 404, 404, 403, 403, 303, 303, 403, 403, 403, 403, 404, 404, 404),
+    "tracing.start_run.dc":            (401, 403, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.start_run.edj":           (401, 403, 403, 403, 403, 303, 422, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.run.dc":                  (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.run.edj":                 (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.run_progress.dc":         (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.timeliness":              (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.chains":                  (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.chain.dc":                (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "tracing.chain.edj":               (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.cases":               (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.cases.post.dc":       (401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.cases.post.edj":      (401, 403, 403, 403, 403, 201, 404, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.case.dc":             (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.case.edj":            (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.case.patch.dc":       (401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.case.patch.edj":      (401, 403, 403, 403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.itinerary.dc":        (401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.named.dc":            (401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.complete_core.dc":    (401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.complete_report.dc2": (401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.contacts":            (401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.tracing.controlled.dc":       (401, 200, 404, 403, 403, 200, 200, 403, 403, 403, 403, 200, 200, 200),
+    "api.tracing.controlled.edj":      (401, 404, 200, 403, 403, 200, 404, 403, 403, 403, 403, 404, 404, 404),
+    "api.tracing.runs.post":           (401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.run.dc":              (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.run.edj":             (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.chain.dc":            (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.tracing.chain.edj":           (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
 }
 # fmt: on
 
@@ -285,6 +341,19 @@ class World:
     edj_controlled: int = 0
     lab_job: int = 0  # result uploads: the lab account's, and another 东昌区 user's
     dc_upload_job: int = 0
+    # Tracing records (see ``_tracing_records``).
+    dc_case: int = 0  # a case of 新站社区, its core information still open, one itinerary entry
+    dc_case2: int = 0  # a case of 老站社区 (东昌区) with its core information complete
+    edj_case: int = 0  # a case of 东通化社区, 二道江区
+    dc_entry: int = 0  # the itinerary entry of ``dc_case``
+    dc_run: int = 0  # finished tracing runs started in 东昌区 and in 二道江区
+    edj_run: int = 0
+    dc_contact: int = 0  # contacts waiting for control: in 新站社区, 老站社区 and 东通化社区
+    dc_neighbour_contact: int = 0
+    edj_contact: int = 0
+    trace_dc_person: int = 0  # persons not yet cases, to report: of 新站社区 and of 东通化社区
+    trace_edj_person: int = 0
+    trace_ids: dict[str, str] = field(default_factory=dict)  # their ID numbers, by world attribute
 
     def tube(self, code: str) -> str:
         """A tube's id, as the audit log names it."""
@@ -354,6 +423,7 @@ def matrix_world(matrix_connection: Connection, demo_records: dict[str, Any]) ->
     try:
         made = _accounts_and_jobs(session, demo_records)
         _testing_records(session, made)
+        _tracing_records(session, made)
         session.commit()  # releases the session's savepoint: the records stay in the matrix's transaction
     finally:
         session.close()
@@ -461,6 +531,57 @@ def _testing_records(session: Session, world: World) -> None:
     world.tube_ids = ids
     world.dc_controlled, world.dc_neighbour_controlled, world.edj_controlled = dc[4], neighbour[0], edj_people[2]
     world.lab_job, world.dc_upload_job = jobs[LAB].id, jobs["dongchang_testing"].id
+
+
+def _residents(session: Session, code: str, n: int, skip: int) -> list[Person]:
+    """``n`` residents of ``code`` past the first ``skip`` (who are the testing records' persons)."""
+    found = session.execute(select(Person).where(Person.jurisdiction_code == code).order_by(Person.id)
+                            .offset(skip).limit(n)).scalars().all()
+    assert len(found) == n, code
+    return list(found)
+
+
+def _tracing_records(session: Session, world: World) -> None:
+    """Three cases (新站社区, 老站社区, 东通化社区), a run of each district and a contact in each community.
+
+    The 新站社区 case has an itinerary entry and its core information still open; the 老站社区 case's
+    core information is complete, so its report may be completed. None of the persons is one the
+    other cases name.
+    """
+    reported = utcnow() - timedelta(hours=1)
+
+    def case_of(person: Person) -> TracingCase:
+        return tracing.report_case(session, CaseIn(person_id=person.id, kind=CaseKind.CONFIRMED,
+                                                   found_by=FoundBy.FEVER_CLINIC, reported_at=reported,
+                                                   sampled_at=reported - timedelta(hours=1)))
+
+    (dc, to_report, dc_contact), (neighbour, neighbour_contact), (edj, edj_report, edj_contact) = (
+        _residents(session, DC_COMMUNITY, 3, skip=10), _residents(session, DC_NEIGHBOUR_COMMUNITY, 2, skip=10),
+        _residents(session, EDJ_COMMUNITY, 3, skip=10))
+    dc_case, dc_case2, edj_case = case_of(dc), case_of(neighbour), case_of(edj)
+    entry = tracing.add_itinerary(session, dc_case.investigation, ItineraryIn(place_text="新站农贸市场",
+                                                                              starts_at=reported - timedelta(days=2)))
+    tracing.complete_core(session, dc_case2.investigation)
+    dc_case2.investigation.symptoms = "发热"
+    runs = {code: TracingRun(jurisdiction_code=code, ruleset="protocol-8", case_ids=[case.id], state=RunState.DONE,
+                             counts={"by_kind": {"close": 1}, "new": 1}, missing_days=["2021-01-10"])
+            for code, case in (("220502", dc_case), ("220503", edj_case))}
+    session.add_all(runs.values())
+    session.flush()
+    first = reported - timedelta(days=3)
+    contacts = [Contact(person_id=person.id, jurisdiction_code=person.jurisdiction_code, kind=ContactKind.CLOSE,
+                        case_id=case.id, first_exposure=first, last_exposure=first + timedelta(hours=1),
+                        run_id=run.id, due_at=utcnow() + timedelta(hours=12))
+                for person, case, run in ((dc_contact, dc_case, runs["220502"]),
+                                          (neighbour_contact, dc_case2, runs["220502"]),
+                                          (edj_contact, edj_case, runs["220503"]))]
+    session.add_all(contacts)
+    session.flush()
+    world.dc_case, world.dc_case2, world.edj_case, world.dc_entry = dc_case.id, dc_case2.id, edj_case.id, entry.id
+    world.dc_run, world.edj_run = runs["220502"].id, runs["220503"].id
+    world.dc_contact, world.dc_neighbour_contact, world.edj_contact = (c.id for c in contacts)
+    world.trace_dc_person, world.trace_edj_person = to_report.id, edj_report.id
+    world.trace_ids = {"trace_dc_person": to_report.id_number, "trace_edj_person": edj_report.id_number}
 
 
 @pytest.fixture
@@ -806,6 +927,83 @@ def funnel_shown(response: Any, s: Session, w: World, persona: Persona) -> None:
     assert ('data-testid="testing-funnel"' in response.text) == counts
     if counts:
         assert f'href="/testing/rounds/{w.city_round}"' in response.text
+    principal = users.principal_for(user)
+    assert ('data-testid="tracing-loop"' in response.text) == (
+        principal.can(Permission.TRACING_READ) or principal.can(Permission.CONTACTS_READ))
+
+
+# --- Tracing: what a write changes, what a list must hold
+
+
+def cases_of_person(key: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(TracingCase)
+                                  .where(TracingCase.person_id == getattr(w, key))).scalar_one()
+
+
+def case_state(key: str) -> Effect:
+    """A case and its investigation: what the investigation pages and API change."""
+
+    def state(s: Session, w: World) -> tuple[Any, ...]:
+        case_id = getattr(w, key)
+        row = s.execute(select(TracingCase.source_case_id, TracingCase.kind, TracingCase.onset_at,
+                               Investigation.symptoms, Investigation.notes, Investigation.core_done_at,
+                               Investigation.report_done_at, Investigation.id)
+                        .join(Investigation, Investigation.case_id == TracingCase.id)
+                        .where(TracingCase.id == case_id)).one()
+        inv = s.get(Investigation, row[-1])
+        assert inv is not None
+        s.refresh(inv)
+        return (*row[:-1], tuple(e.id for e in inv.itinerary), tuple(n.id for n in inv.named))
+
+    return state
+
+
+def contact_state(key: str) -> Effect:
+    return lambda s, w: s.execute(select(Contact.state, Contact.controlled_at)
+                                  .where(Contact.id == getattr(w, key))).one()
+
+
+def tracing_runs(s: Session, w: World) -> int:
+    return s.execute(select(func.count()).select_from(TracingRun)).scalar_one()
+
+
+def _reach(s: Session, persona: Persona, permission: Permission) -> tuple[str, ...]:
+    user = users.find_user(s, persona.username or "")
+    assert user is not None
+    return users.principal_for(user).prefixes(permission) or ()
+
+
+def _within(code: str, prefixes: tuple[str, ...]) -> bool:
+    return any(covers(p, code) for p in prefixes)
+
+
+def contacts_seen(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """Exactly the contacts living where the persona reads contacts are listed (a page or the API)."""
+    reach = _reach(s, persona, Permission.CONTACTS_READ)
+    expected = {c.id for c in s.execute(select(Contact)).scalars() if _within(c.jurisdiction_code, reach)}
+    if response.headers.get("content-type", "").startswith("text/html"):
+        shown = {int(i) for i in re.findall(r'data-contact="(\d+)"', response.text)}
+    else:
+        body = response.json()
+        assert body["total"] == len(expected)
+        shown = {c["id"] for c in body["items"]}
+    assert expected and shown == expected
+
+
+def candidates_in_scope(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The persons offered to report are those the persona reads: the 二道江区 person exactly when in reach."""
+    offered = {int(i) for i in re.findall(r'name="person_id" value="(\d+)"', response.text)}
+    codes = dict(s.execute(select(Person.id, Person.jurisdiction_code).where(Person.id.in_(offered))).tuples().all())
+    reach = _reach(s, persona, Permission.PEOPLE_READ)
+    assert all(_within(code, reach) for code in codes.values())
+    assert (w.edj_person in offered) == _within(EDJ_COMMUNITY, reach)
+
+
+def cases_seen(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """Exactly the cases where the persona reads cases are listed."""
+    reach = _reach(s, persona, Permission.TRACING_READ)
+    expected = {c.id for c in s.execute(select(TracingCase)).scalars() if _within(c.jurisdiction_code, reach)}
+    assert expected and {int(i) for i in re.findall(r'data-case="(\d+)"', response.text)} == expected
 
 
 PAGE, API = "/people/{person_id}", "/api/v1/persons/{person_id}"
@@ -841,6 +1039,40 @@ def _results(tube: str, lab: str) -> Case:
     """A lab file with one negative result for ``tube``, reported by ``lab`` (a lab code)."""
     return _testing("POST", "/api/v1/testing/results", files=_result_file((tube, Outcome.NEGATIVE, lab)),
                     effect=tube_result(tube), check=result_stored)
+
+TRACING_CASE, TRACING_API = "/tracing/cases/{case_id}", "/api/v1/tracing/cases/{case_id}"
+
+
+def _tcase(method: str, route: str, key: str, suffix: str = "", **kw: Any) -> Case:
+    """A case on one tracing case, by world attribute; a 404 on it must be audited."""
+    url = route.replace("{case_id}", "{" + key + "}").replace("{root_case_id}", "{" + key + "}")
+    url = url.replace("{entry_id}", "{dc_entry}") + suffix
+    return Case(method, route, url, target=("cases", key), **kw)
+
+
+def _contact(method: str, route: str, key: str, **kw: Any) -> Case:
+    return Case(method, route, route.replace("{contact_id}", "{" + key + "}"), target=("contacts", key),
+                effect=contact_state(key), **kw)
+
+
+def _run(route: str, key: str) -> Case:
+    return Case("GET", route, route.replace("{run_id}", "{" + key + "}"), target=("tracing_runs", key))
+
+
+def _report_form(key: str) -> Callable[[World], dict[str, str]]:
+    sampled = (utcnow() - timedelta(hours=2)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+    return lambda w: {"person": w.trace_ids[key], "kind": "confirmed", "found_by": "fever_clinic",
+                      "sampled_at": sampled}
+
+
+def _report_json(key: str) -> Callable[[World], dict[str, Any]]:
+    return lambda w: {"person_id": getattr(w, key), "kind": "confirmed", "found_by": "fever_clinic",
+                      "sampled_at": (utcnow() - timedelta(hours=2)).isoformat()}
+
+
+def _itinerary_in(w: World) -> dict[str, str]:
+    return {"place_text": "江南超市", "starts_at": (utcnow() - timedelta(days=1)).isoformat()}
+
 
 CASES: dict[str, Case] = {
     "shell.login_form": Case("GET", "/login", "/login"),
@@ -1009,6 +1241,91 @@ CASES: dict[str, Case] = {
     "api.testing.results.own": _results("dc_sent_tube", "LAB220502"),
     "api.testing.results.other_lab_tube": _results("dc_other_lab_tube", "LAB220502"),
     "api.testing.results.edj": _results("edj_sent_tube", "LAB220503"),
+    # Tracing: pages.
+    "tracing.cases": Case("GET", "/tracing", "/tracing", check=cases_seen),
+    "tracing.persons": Case("GET", "/tracing/persons", "/tracing/persons?q={edj_id_tail}",
+                            check=candidates_in_scope),
+    "tracing.report.dc": Case("POST", "/tracing/cases", "/tracing/cases", form=_report_form("trace_dc_person"),
+                              effect=cases_of_person("trace_dc_person")),
+    "tracing.report.edj": Case("POST", "/tracing/cases", "/tracing/cases", form=_report_form("trace_edj_person"),
+                               effect=cases_of_person("trace_edj_person")),
+    "tracing.case.dc": _tcase("GET", TRACING_CASE, "dc_case"),
+    "tracing.case.edj": _tcase("GET", TRACING_CASE, "edj_case"),
+    "tracing.source.dc": _tcase("POST", TRACING_CASE + "/source", "dc_case",
+                                form=lambda w: {"source_case_id": str(w.dc_case2)}, effect=case_state("dc_case")),
+    "tracing.source.edj_source": Case("POST", TRACING_CASE + "/source", "/tracing/cases/{dc_case}/source",
+                                      form=lambda w: {"source_case_id": str(w.edj_case)},
+                                      effect=case_state("dc_case")),
+    "tracing.investigation.dc": _tcase("GET", TRACING_CASE + "/investigation", "dc_case"),
+    "tracing.investigation.edj": _tcase("GET", TRACING_CASE + "/investigation", "edj_case"),
+    "tracing.save_investigation.dc": _tcase("POST", TRACING_CASE + "/investigation", "dc_case",
+                                            form=lambda w: {"kind": "asymptomatic", "symptoms": "咳嗽"},
+                                            effect=case_state("dc_case")),
+    "tracing.save_investigation.edj": _tcase("POST", TRACING_CASE + "/investigation", "edj_case",
+                                             form=lambda w: {"kind": "asymptomatic", "symptoms": "咳嗽"},
+                                             effect=case_state("edj_case")),
+    "tracing.itinerary.dc": _tcase("POST", TRACING_CASE + "/itinerary", "dc_case",
+                                   form=lambda w: {"place_text": "江南超市", "starts_at": "2021-01-10T09:00"},
+                                   effect=case_state("dc_case")),
+    "tracing.itinerary.remove.dc": _tcase("POST", TRACING_CASE + "/itinerary/{entry_id}/remove", "dc_case",
+                                          effect=case_state("dc_case")),
+    "tracing.named.dc": _tcase("POST", TRACING_CASE + "/named", "dc_case",
+                               form=lambda w: {"name": "赵同事", "relation": "同事"}, effect=case_state("dc_case")),
+    "tracing.complete_core.dc": _tcase("POST", TRACING_CASE + "/complete-core", "dc_case",
+                                       effect=case_state("dc_case")),
+    "tracing.complete_core.edj": _tcase("POST", TRACING_CASE + "/complete-core", "edj_case",
+                                        effect=case_state("edj_case")),
+    "tracing.complete_report.dc2": _tcase("POST", TRACING_CASE + "/complete-report", "dc_case2",
+                                          effect=case_state("dc_case2")),
+    "tracing.contacts": Case("GET", "/tracing/contacts", "/tracing/contacts", check=contacts_seen),
+    "tracing.controlled.dc": _contact("POST", "/tracing/contacts/{contact_id}/controlled", "dc_contact"),
+    "tracing.controlled.dc_neighbour": _contact("POST", "/tracing/contacts/{contact_id}/controlled",
+                                                "dc_neighbour_contact"),
+    "tracing.start_run.dc": Case("POST", "/tracing/runs", "/tracing/runs", form=lambda w: {"case_id": str(w.dc_case)},
+                                 effect=tracing_runs),
+    "tracing.start_run.edj": Case("POST", "/tracing/runs", "/tracing/runs",
+                                  form=lambda w: {"case_id": str(w.edj_case)}, effect=tracing_runs),
+    "tracing.run.dc": _run("/tracing/runs/{run_id}", "dc_run"),
+    "tracing.run.edj": _run("/tracing/runs/{run_id}", "edj_run"),
+    "tracing.run_progress.dc": _run("/tracing/runs/{run_id}/progress", "dc_run"),
+    "tracing.timeliness": Case("GET", "/tracing/timeliness", "/tracing/timeliness"),
+    "tracing.chains": Case("GET", "/tracing/chains", "/tracing/chains"),
+    "tracing.chain.dc": _tcase("GET", "/tracing/chains/{root_case_id}", "dc_case"),
+    "tracing.chain.edj": _tcase("GET", "/tracing/chains/{root_case_id}", "edj_case"),
+    # Tracing: API.
+    "api.tracing.cases": Case("GET", "/api/v1/tracing/cases", "/api/v1/tracing/cases?size=200",
+                              listing=Listing(TracingCase)),
+    "api.tracing.cases.post.dc": Case("POST", "/api/v1/tracing/cases", "/api/v1/tracing/cases",
+                                      json=_report_json("trace_dc_person"),
+                                      effect=cases_of_person("trace_dc_person")),
+    "api.tracing.cases.post.edj": Case("POST", "/api/v1/tracing/cases", "/api/v1/tracing/cases",
+                                       json=_report_json("trace_edj_person"), target=("persons", "trace_edj_person"),
+                                       effect=cases_of_person("trace_edj_person")),
+    "api.tracing.case.dc": _tcase("GET", TRACING_API, "dc_case"),
+    "api.tracing.case.edj": _tcase("GET", TRACING_API, "edj_case"),
+    "api.tracing.case.patch.dc": _tcase("PATCH", TRACING_API, "dc_case", json=lambda w: {"symptoms": "乏力"},
+                                        effect=case_state("dc_case")),
+    "api.tracing.case.patch.edj": _tcase("PATCH", TRACING_API, "edj_case", json=lambda w: {"symptoms": "乏力"},
+                                         effect=case_state("edj_case")),
+    "api.tracing.itinerary.dc": _tcase("POST", TRACING_API + "/itinerary", "dc_case", json=_itinerary_in,
+                                       effect=case_state("dc_case")),
+    "api.tracing.named.dc": _tcase("POST", TRACING_API + "/named", "dc_case",
+                                   json=lambda w: {"name": "钱邻居", "relation": "邻居"}, effect=case_state("dc_case")),
+    "api.tracing.complete_core.dc": _tcase("POST", TRACING_API + "/complete-core", "dc_case",
+                                           effect=case_state("dc_case")),
+    "api.tracing.complete_report.dc2": _tcase("POST", TRACING_API + "/complete-report", "dc_case2",
+                                              effect=case_state("dc_case2")),
+    "api.tracing.contacts": Case("GET", "/api/v1/tracing/contacts", "/api/v1/tracing/contacts?size=200",
+                                 check=contacts_seen),
+    "api.tracing.controlled.dc": _contact("POST", "/api/v1/tracing/contacts/{contact_id}/controlled", "dc_contact"),
+    "api.tracing.controlled.edj": _contact("POST", "/api/v1/tracing/contacts/{contact_id}/controlled",
+                                           "edj_contact"),
+    "api.tracing.runs.post": Case("POST", "/api/v1/tracing/runs", "/api/v1/tracing/runs",
+                                  json=lambda w: {"case_ids": [w.dc_case]}, effect=tracing_runs),
+    "api.tracing.run.dc": _run("/api/v1/tracing/runs/{run_id}", "dc_run"),
+    "api.tracing.run.edj": _run("/api/v1/tracing/runs/{run_id}", "edj_run"),
+    "api.tracing.chain.dc": _tcase("GET", "/api/v1/tracing/chains/{root_case_id}/graph", "dc_case"),
+    "api.tracing.chain.edj": _tcase("GET", "/api/v1/tracing/chains/{root_case_id}/graph", "edj_case"),
 }
 
 # Routes that need no row: framework plumbing, not application data.

@@ -76,11 +76,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from fangkong.geo import views as geo_views
     from fangkong.people import views as people_views
     from fangkong.testing import views as testing_views
+    from fangkong.tracing import views as tracing_views
     from fangkong.users import views as users_views
     from fangkong.web import admin, views
 
     csrf = [Depends(verify_csrf)]
-    for module in (views, admin, geo_views, people_views, users_views, testing_views):
+    for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views):
         app.include_router(module.pages, dependencies=csrf)
         if hasattr(module, "api"):
             app.include_router(module.api, prefix="/api/v1", dependencies=csrf)

@@ -461,3 +461,129 @@ def test_a_worker_marks_a_door_on_a_phone(open_page: Callable[..., Page], served
     marked = page.locator(f"#untested-{person} [data-mark=cannot_be_sampled]")
     expect(marked).to_be_visible()
     assert_fits_phone(page)
+
+
+# ------------------------------------------------------------------------------------------ tracing
+
+
+@pytest.fixture(scope="module")
+def tracing_cases(served: Served) -> tuple[int, list[int]]:
+    """A case of 新站社区 reported an hour ago, and a chain of three cases whose first has four contacts:
+    (the case to investigate, the chain's cases from its root)."""
+    from datetime import timedelta
+
+    from fangkong import rulesets
+    from fangkong.core.db import utcnow
+    from fangkong.tracing import service
+    from fangkong.tracing.models import CaseKind, Contact, ContactKind, FoundBy, RunState, TracingRun
+    from fangkong.tracing.schemas import CaseIn
+
+    with system_session(served.engine) as session:
+        people = session.execute(select(Person).where(Person.jurisdiction_code == WORKER_COMMUNITY)
+                                 .order_by(Person.id).offset(30).limit(8)).scalars().all()
+        now = utcnow()
+
+        def report(person: Person, hours_ago: float, source: int | None = None) -> int:
+            at = now - timedelta(hours=hours_ago)
+            return service.report_case(session, CaseIn(
+                person_id=person.id, kind=CaseKind.CONFIRMED, found_by=FoundBy.FEVER_CLINIC, reported_at=at,
+                sampled_at=at - timedelta(hours=1), onset_at=at - timedelta(days=1), source_case_id=source)).id
+
+        fresh = report(people[0], 1)
+        root = report(people[1], 72)
+        second = report(people[2], 48, root)
+        third = report(people[3], 24, second)
+        run = TracingRun(jurisdiction_code="2205", ruleset=rulesets.current().name, case_ids=[root],
+                         state=RunState.DONE)
+        session.add(run)
+        session.flush()
+        first = now - timedelta(days=4)
+        session.add_all([Contact(person_id=p.id, jurisdiction_code=p.jurisdiction_code, kind=ContactKind.CLOSE,
+                                 case_id=root, first_exposure=first, last_exposure=first + timedelta(hours=1),
+                                 run_id=run.id, due_at=now + timedelta(hours=12)) for p in people[4:8]])
+        return fresh, [root, second, third]
+
+
+def test_a_tracer_fills_the_investigation_on_a_phone_and_completes_the_core_information_in_time(
+        open_page: Callable[..., Page], served: Served, tracing_cases: tuple[int, list[int]]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fangkong.core import i18n
+
+    case_id, _ = tracing_cases
+    page = open_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(page, "tracer")
+    page.goto(f"/tracing/cases/{case_id}/investigation")
+    wait_for_htmx(page)
+    core = page.locator("[data-testid=clocks] [data-clock=core]")
+    expect(core).to_have_attribute("data-state", "running")
+    page.locator("textarea[name=symptoms]").fill("发热 38.2℃，咳嗽")
+    page.locator("[data-testid=save-investigation]").tap()
+    expect(page.locator("textarea[name=symptoms]")).to_have_value("发热 38.2℃，咳嗽")
+    wait_for_htmx(page)
+
+    form = page.locator("[data-testid=itinerary-form]")
+    yesterday = (datetime.now(UTC) + timedelta(hours=8) - timedelta(days=1)).strftime("%Y-%m-%dT09:30")
+    form.locator("input[name=place_text]").fill("新站农贸市场东门")
+    form.locator("input[name=starts_at]").fill(yesterday)
+    form.locator("[data-testid=add-itinerary]").tap()
+    expect(page.locator("#itinerary li[data-entry]")).to_have_count(1)
+    expect(page.locator("#itinerary li[data-entry]")).to_contain_text("新站农贸市场东门")
+    assert_fits_phone(page)
+
+    page.locator("[data-testid=complete-core]").tap()
+    core = page.locator("[data-testid=clocks] [data-clock=core]")
+    expect(core).to_have_attribute("data-state", "done_in_time")
+    before = i18n.get_locale()
+    i18n.set_locale("zh_CN")
+    done_in_time = i18n.translate("Done in time")
+    i18n.set_locale(before)
+    expect(core).to_have_text(done_in_time)
+    expect(page.locator("[data-testid=complete-core]")).to_have_count(0)
+    assert_fits_phone(page)
+
+
+def test_the_chain_page_draws_the_graph_expands_a_case_and_opens_a_case_from_its_node(
+        open_page: Callable[..., Page], served: Served, tracing_cases: tuple[int, list[int]]) -> None:
+    _, (root, second, third) = tracing_cases
+    page = open_page(viewport={"width": 1280, "height": 1000})  # the whole graph on the screen
+    log_in(page, "tracer")
+    page.goto(f"/tracing/chains/{root}")
+    expect(page.locator("#chain-chart canvas").first).to_be_visible()
+    expect(page.locator("#timeline-chart canvas").first).to_be_visible()
+    nodes_of = """() => echarts.getInstanceByDom(document.getElementById('chain-chart')).getOption().series[0].data
+                         .map(n => ({id: n.id, case_id: n.case_id, folded: n.folded_case_id, x: n.x, y: n.y}))"""
+    nodes = page.evaluate(nodes_of)
+    assert {n["case_id"] for n in nodes if n["case_id"] is not None} == {root, second, third}
+    folded = [n for n in nodes if n["folded"] == root]
+    assert len(folded) == 1 and len(nodes) == 4
+
+    def click(node: dict[str, Any]) -> None:
+        x, y = page.evaluate("""([x, y]) => echarts.getInstanceByDom(document.getElementById('chain-chart'))
+                                .convertToPixel({seriesIndex: 0}, [x, y])""", [node["x"], node["y"]])
+        box = page.locator("#chain-chart").bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + x, box["y"] + y)
+
+    click(folded[0])  # the counted node opens into the case's four contacts
+    page.wait_for_function(f"() => ({nodes_of})().length == 7")
+    third_node = next(n for n in page.evaluate(nodes_of) if n["case_id"] == third)
+    click(third_node)
+    page.wait_for_url(f"**/tracing/cases/{third}")
+    expect(page.locator("[data-testid=source-link]")).to_contain_text(f"#{second}")
+
+
+def test_a_worker_puts_a_contact_under_control_on_a_phone(open_page: Callable[..., Page], served: Served,
+                                                          tracing_cases: tuple[int, list[int]]) -> None:
+    page = open_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(page, WORKER_DC)
+    page.goto("/tracing/contacts")
+    wait_for_htmx(page)
+    waiting = page.locator("[data-testid=contacts] li[data-state=to_control]")
+    expect(waiting.first).to_be_visible()
+    before = waiting.count()
+    contact = waiting.first.get_attribute("data-contact")
+    waiting.first.locator("[data-testid=mark-controlled]").tap()
+    expect(page.locator(f"#contact-{contact}")).to_have_attribute("data-state", "under_control")
+    expect(waiting).to_have_count(before - 1)
+    assert_fits_phone(page)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from fangkong import rulesets
 from fangkong.config import get_settings
-from fangkong.core import audit, events, jobs
+from fangkong.core import audit, events, idempotency, jobs
 from fangkong.core.auth import Permission
 from fangkong.core.db import bulk_insert, utcnow
 from fangkong.core.errors import N_, Invalid, NotFound
@@ -50,11 +50,19 @@ def presence_folder() -> Path:
     return get_settings().data_dir / "presence"
 
 
-def start_run(session: Session, case_ids: list[int] | None = None, *, queue: bool = True) -> TracingRun:
+def start_run(session: Session, case_ids: list[int] | None = None, *, key: str | None = None,
+              queue: bool = True) -> TracingRun:
     """A run over ``case_ids`` (every case the user reaches when empty), queued as a job unless
-    ``queue`` is false (the caller then runs ``execute`` itself)."""
+    ``queue`` is false (the caller then runs ``execute`` itself).
+
+    With ``key`` (a form's one-time key, an API client's ``Idempotency-Key``), a repeated request
+    finds the run the first one queued instead of queueing another.
+    """
     principal = principal_of(session)
     principal.require(Permission.TRACING_WRITE)
+    earlier = idempotency.recall(session, key, "tracing_runs")
+    if earlier is not None:
+        return get_run(session, int(earlier))
     if case_ids:
         found = set(session.execute(select(Case.id).where(Case.id.in_(case_ids))).scalars())
         missing = sorted(set(case_ids) - found)
@@ -71,6 +79,7 @@ def start_run(session: Session, case_ids: list[int] | None = None, *, queue: boo
     if queue:
         run.job_id = jobs.enqueue(session, RUN_JOB, {"run_id": run.id}).id
         session.flush()
+    idempotency.remember(session, key, "tracing_runs", run.id)
     return run
 
 
@@ -187,3 +196,11 @@ def _store(session: Session, run: TracingRun, found: list[dict[str, Any]], case_
             for cid, row in zip(ids, new_rows, strict=True)])
     return {"cases": len(case_of_person), "contacts": len(found) - unknown, "new": len(new_rows),
             "upgraded": upgraded, "not_in_register": unknown}
+
+
+def run_job(session: Session, run: TracingRun) -> jobs.Job | None:
+    """The job of a run the user reads: its progress is part of the run, whoever may read the jobs list."""
+    if run.job_id is None:
+        return None
+    with system_access(session):
+        return session.get(jobs.Job, run.job_id)

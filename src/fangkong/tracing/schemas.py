@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,3 +92,68 @@ class ContactOut(BaseModel):
     due_at: datetime
     state: ContactState
     controlled_at: datetime | None
+
+
+class ItineraryOut(BaseModel):
+    """An itinerary entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    place_id: int | None
+    place_text: str
+    starts_at: datetime
+    ends_at: datetime | None
+    note: str
+
+
+class NamedOut(BaseModel):
+    """A person the case named, masked as in every list."""
+
+    id: int
+    person_id: int | None
+    masked_name: str
+    masked_phone: str
+    relation: str
+    note: str
+
+
+class ClockOut(BaseModel):
+    """One clock of an investigation: when it is due, when it was met, where it stands."""
+
+    due_at: datetime
+    done_at: datetime | None
+    state: str
+
+
+class InvestigationOut(BaseModel):
+    """A case's investigation with its two clocks (core information, full report)."""
+
+    case_id: int
+    core: ClockOut
+    report: ClockOut
+    symptoms: str
+    notes: str
+    itinerary: list[ItineraryOut]
+    named: list[NamedOut]
+
+
+class CaseDetailOut(CaseOut):
+    """A case with its investigation."""
+
+    investigation: InvestigationOut
+
+
+class RunOut(BaseModel):
+    """A tracing run, its job and, once done, what it found."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    jurisdiction_code: str
+    job_id: int | None
+    ruleset: str
+    state: str
+    case_ids: list[int]
+    requested_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, Any]
+    missing_days: list[str]

@@ -166,6 +166,27 @@ FIELD_LABELS: dict[str, str] = {
     "sensitivity": N_("Test sensitivity"),
     "community": N_("Community"),
     "under": N_("Area"),
+    # Tracing: cases, investigations, itineraries, named persons, runs and contacts.
+    "person": N_("Person"),
+    "person_id": N_("Person"),
+    "found_by": N_("Found by"),
+    "onset_at": N_("Symptom onset"),
+    "reported_at": N_("Reported"),
+    "isolated_at": N_("Isolated at"),
+    "source_case_id": N_("Source case"),
+    "symptoms": N_("Symptoms"),
+    "notes": N_("Notes"),
+    "venue_code": N_("Venue code"),
+    "place_id": N_("Place"),
+    "place_text": N_("Place"),
+    "ends_at": N_("End"),
+    "relation": N_("Relation"),
+    "note": N_("Note"),
+    "itinerary": N_("Itinerary"),
+    "core_done_at": N_("Core information"),
+    "case_ids": N_("Cases"),
+    "controlled_at": N_("Under control"),
+    "state": N_("State"),
 }
 
 
