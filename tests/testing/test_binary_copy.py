@@ -41,3 +41,10 @@ def test_a_slice_of_a_column_is_written_from_its_own_first_value() -> None:
     encoded = encode([Field(codes, "text")])
     one = struct.pack(">h", 1)
     assert bytes(encoded) == HEADER + one + field(b"BB") + one + field(b"CCC") + TRAILER
+
+
+def test_times_in_any_unit_are_sent_in_microseconds_and_no_rows_is_header_and_trailer() -> None:
+    moment = datetime(2000, 1, 1, 0, 0, 1, tzinfo=UTC)
+    encoded = encode([Field(pa.array([moment], pa.timestamp("s", tz="UTC")), "timestamptz")])
+    assert bytes(encoded) == HEADER + struct.pack(">h", 1) + field(struct.pack(">q", 1_000_000)) + TRAILER
+    assert bytes(encode([Field(pa.array([], pa.int32()), "int4")])) == HEADER + TRAILER

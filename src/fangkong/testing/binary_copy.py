@@ -31,7 +31,7 @@ class Field:
     """One column to write and the PostgreSQL type it is sent as: ``int4``, ``int8``, ``float8``,
     ``timestamptz`` (Arrow timestamps in microseconds) or ``text`` (Arrow strings)."""
 
-    values: pa.Array
+    values: pa.Array | pa.ChunkedArray
     kind: str
 
 
@@ -40,7 +40,9 @@ _BIG_ENDIAN = {"int4": ">i4", "int8": ">i8", "float8": ">f8", "timestamptz": ">i
 
 def encode(fields: Sequence[Field]) -> pa.Buffer:
     """The rows of ``fields`` (all of one length) in the binary COPY format, header and trailer included."""
-    rows = len(fields[0].values)
+    rows = len(fields[0].values) if fields else 0
+    if not rows:
+        return pa.py_buffer(HEADER + TRAILER)
     count = _fixed_bytes(np.full(rows, len(fields), dtype=">i2"))
     pieces = [count]
     for field in fields:
@@ -58,7 +60,7 @@ def encode(fields: Sequence[Field]) -> pa.Buffer:
 
 def _field_bytes(field: Field) -> list[pa.Array]:
     """A column's fields as binary arrays to join: each value's length word, then its bytes."""
-    values = field.values
+    values = field.values.combine_chunks() if isinstance(field.values, pa.ChunkedArray) else field.values
     valid = None if values.null_count == 0 else pc.is_valid(values)
     if field.kind == "text":
         text = values.fill_null("") if valid is not None else values
@@ -67,7 +69,8 @@ def _field_bytes(field: Field) -> list[pa.Array]:
             lengths = np.where(np.asarray(valid.to_numpy(zero_copy_only=False)), lengths, -1).astype(">i4")
         return [_fixed_bytes(lengths), text.cast(pa.binary())]
     if field.kind == "timestamptz":
-        numbers = np.asarray(values.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)) - _PG_EPOCH
+        micros = values.cast(pa.timestamp("us", tz=values.type.tz)).cast(pa.int64())
+        numbers = np.asarray(micros.fill_null(0).to_numpy(zero_copy_only=False)) - _PG_EPOCH
     else:
         numbers = np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False))
     big = numbers.astype(_BIG_ENDIAN[field.kind])

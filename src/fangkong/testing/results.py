@@ -1,11 +1,14 @@
 """Applying a lab's result file: whole or not at all, every bad row reported, a re-import a no-op.
 
 The file's rows (read and checked by ``resultfile``) are copied into a temporary table, each with
-its lab's id; one query over it finds every row the database refuses (an unknown tube, another
-lab's tube, a result already on file that differs, an unknown lab) and, in the same pass, the few
-tubes whose result needs a reaction; then one INSERT … SELECT stores the new results and the pool
-loop runs for those few. A million rows never pass through the ORM one by one, and the tables are
-joined twice in all: once to check, once to store.
+its lab's id. When neither the reader nor the lab codes find anything wrong, one INSERT … SELECT
+joins them with the tubes and stores them all, in a savepoint: a row the database would refuse (an
+unknown tube, another lab's tube, a tube whose result is on file) breaks a constraint there, and
+the statement is taken back. Otherwise, or then, one query over the staged rows finds every row
+the database refuses and why (an unknown tube, another lab's tube, a result already on file that
+differs, an unknown lab) and, in the same pass, the few tubes whose result needs a reaction; a
+second stores the new results. Either way the pool loop runs for the few. A million rows never pass
+through the ORM one by one, and a good file joins the tables once.
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ STAGING = Table(
     prefixes=["TEMPORARY"],
 )
 STAGING_COLUMNS = ("row", "tube_code", "outcome", "tested_at", "lab_code", "lab_id", "ct_value")
+# How each column travels in the binary COPY that fills the table on PostgreSQL.
+_STAGED_AS = {"row": "int4", "tube_code": "text", "outcome": "text", "tested_at": "timestamptz", "lab_code": "text",
+              "lab_id": "int4", "ct_value": "float8"}
 # Hash joins of a million staged rows with the tubes fit in memory with this (PostgreSQL's default,
 # 4 MB, splits them into batches written to disk); set for the import's transaction only.
 IMPORT_WORK_MEM = "256MB"
@@ -176,15 +182,13 @@ def _stage(session: Session, rows: pa.Table, lab_ids: pa.Array) -> None:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        columns = {"row": "int4", "tube_code": "text", "outcome": "text", "tested_at": "timestamptz",
-                   "lab_code": "text", "lab_id": "int4", "ct_value": "float8"}
         values = {"row": rows.column("row"), "tube_code": rows.column("tube_code"), "outcome": rows.column("result"),
                   "tested_at": rows.column("tested_at"), "lab_code": rows.column("lab_code"), "lab_id": lab_ids,
                   "ct_value": rows.column("ct_value")}
-        buffer = binary_copy.encode([binary_copy.Field(_array(values[name]), kind) for name, kind in columns.items()])
+        buffer = binary_copy.encode([binary_copy.Field(values[name], _STAGED_AS[name]) for name in STAGING_COLUMNS])
         raw: Any = connection.connection.dbapi_connection
         with raw.cursor() as cursor:
-            with cursor.copy(f"COPY {STAGING.name} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
+            with cursor.copy(f"COPY {STAGING.name} ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT binary)") as copy:
                 view = memoryview(buffer)
                 for start in range(0, len(view), 1 << 20):
                     copy.write(view[start:start + (1 << 20)])
@@ -198,11 +202,6 @@ def _stage(session: Session, rows: pa.Table, lab_ids: pa.Array) -> None:
                  lab_ids.to_pylist(), rows.column("ct_value").to_pylist(), strict=True)
     raw_sqlite: Any = connection.connection.dbapi_connection
     raw_sqlite.executemany(f"INSERT INTO {STAGING.name} VALUES ({', '.join('?' * len(STAGING_COLUMNS))})", staged)
-
-
-def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A column in one piece."""
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _tube_scope(session: Session) -> Any:
