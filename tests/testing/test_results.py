@@ -88,6 +88,7 @@ def test_the_same_file_again_changes_nothing(session: Session, tubes: list[str],
                            .where(EventRecord.name == "testing.pool_positive")).scalar() == 1
 
 
+@pytest.mark.usefixtures("probe")
 def test_rows_already_on_file_with_the_same_result_are_no_change(
         session: Session, tubes: list[str], tmp_path: Path) -> None:
     at = local(utcnow())
@@ -124,6 +125,15 @@ def test_a_bad_file_applies_nothing_and_names_every_bad_row(
     assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 1
 
 
+@pytest.fixture(params=["probed", "not probed"])
+def probe(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the first rows of the file probed for results on file, and without: then a tube with a
+    result on file makes the store itself fail, on the primary key."""
+    if request.param == "not probed":
+        monkeypatch.setattr(results, "PROBED_ROWS", 0)
+
+
+@pytest.mark.usefixtures("probe")
 def test_a_file_whose_only_fault_is_a_result_recorded_differently_applies_nothing(
         session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:
     at = local(utcnow())
@@ -151,6 +161,7 @@ def test_a_file_whose_only_fault_is_an_unknown_tube_applies_nothing(
     assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 0
 
 
+@pytest.mark.usefixtures("probe")
 def test_a_tube_recorded_by_two_files_keeps_its_first_result_and_reacts_once(
         session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:
     at = local(utcnow())
