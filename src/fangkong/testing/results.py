@@ -100,8 +100,6 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
     bind = session.connection()
     if bind.dialect.name == "postgresql":
         bind.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": IMPORT_WORK_MEM})
-        # Compiling the import's few big statements would cost more than it saves.
-        bind.execute(text("SELECT set_config('jit', 'off', true)"))
     STAGING.drop(bind, checkfirst=True)
     STAGING.create(bind)
     try:
