@@ -161,6 +161,25 @@ def test_a_file_whose_only_fault_is_an_unknown_tube_applies_nothing(
     assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 0
 
 
+def test_a_file_whose_only_fault_is_a_tube_sent_to_another_lab_applies_nothing(
+        session: Session, tubes: list[str], lab: Facility, tmp_path: Path) -> None:
+    other = Facility(name="二道江区疾控中心实验室(2)", kind=FacilityKind.LAB, code="LABX", jurisdiction_code="220503")
+    session.add(other)
+    session.flush()
+    service.send_tubes(session, [tubes[0]], lab.id)
+    service.send_tubes(session, [tubes[1]], other.id)
+    at = local(utcnow())
+    # The system imports for any lab; the file names 东昌区's lab for a tube sent to the other one.
+    # (Alone in its file: on SQLite a row without a tube id once took the next free id.)
+    data, name = csv_file(tmp_path, [f"{tubes[1]},阴性,{at},LAB220502,"])
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, data, name)
+    assert [(e.row, e.field) for e in caught.value.errors] == [(2, "tube_code")]
+    assert results_of(session, tubes) == {}
+    with system_access(session):
+        assert session.execute(select(func.count()).select_from(TubeResult)).scalar() == 0
+
+
 @pytest.mark.usefixtures("probe")
 def test_a_tube_recorded_by_two_files_keeps_its_first_result_and_reacts_once(
         session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:

@@ -294,13 +294,16 @@ def _store_unchecked(session: Session, record: ResultImport, now: datetime) -> t
     key. The savepoint takes the statement back, and the caller checks the file row by row.
     """
     s, t, r = STAGING.c, Tube.__table__.c, TubeResult.__table__.c
-    tube_id = case((or_(t.lab_id.is_(None), t.lab_id == s.lab_id), t.id)).label("tube_id")
+    # A refused row gets neither a tube id nor a jurisdiction, both required; the jurisdiction is
+    # what refuses it on SQLite, which gives a NULL integer primary key the next row id instead.
+    accepted = or_(t.lab_id.is_(None), t.lab_id == s.lab_id)
+    tube_id = case((accepted, t.id)).label("tube_id")
     try:
         with session.begin_nested():
             session.add(record)
             session.flush()
             rows = (select(tube_id, s.outcome, s.tested_at, s.ct_value, s.lab_id, literal(record.id, Integer),
-                           literal(now, UTCDateTime()), t.jurisdiction_code)
+                           literal(now, UTCDateTime()), case((accepted, t.jurisdiction_code)))
                     .select_from(STAGING)
                     .outerjoin(Tube.__table__, and_(t.code == s.tube_code, _tube_scope(session)))
                     # In the order of the tubes, each new key of the primary key goes to the end of its
