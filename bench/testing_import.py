@@ -16,10 +16,11 @@ run:
   work, ``core.db.finish``), in a session bound to the system principal, as a lab goes:
   - the file with ``--bad-rows`` bad rows (unknown tubes, unknown result words, Ct values out of
     range): every bad row reported, nothing written (the counts after it show it);
-  - the corrected file: reading and checking it, staging, checking against tubes and results,
-    storing, the pool loop;
+  - the corrected file: reading and checking it, staging, storing it at once (which checks it
+    against tubes and results), the pool loop;
   - the same file again (recognised by its hash: a no-op);
-  - the same rows saved again with other line ends (another hash: checked, nothing to store);
+  - the same rows saved again with other line ends (another hash: its first rows are found on
+    file, so it is checked row by row; nothing to store);
 * then, with the results and reactions deleted, the bad file and the good file again in a session
   bound to the demo ``lab`` account (a lab user bound to its facility, whose scope the import
   applies).
@@ -217,8 +218,11 @@ class Imported:
 
 
 # The importer's progress messages, and what lies between one and the next.
+# A good file is checked against the tubes by storing it at once; a file the database refuses is then
+# checked row by row (and a file whose rows are all on file already, then stored).
 PHASES = {"Checking the file": "read and check the file", "Checking against tubes on file": "stage the rows",
-          "Storing results": "check against tubes and results", "Done": "store, pool loop, audit",
+          "Storing results": "store at once (or check against tubes and results)",
+          "Done": "pool loop, audit (and store, after a check)",
           "refused, rolled back": "check against tubes and results, refuse"}
 
 

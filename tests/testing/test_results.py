@@ -88,6 +88,7 @@ def test_the_same_file_again_changes_nothing(session: Session, tubes: list[str],
                            .where(EventRecord.name == "testing.pool_positive")).scalar() == 1
 
 
+@pytest.mark.usefixtures("probe")
 def test_rows_already_on_file_with_the_same_result_are_no_change(
         session: Session, tubes: list[str], tmp_path: Path) -> None:
     at = local(utcnow())
@@ -122,6 +123,78 @@ def test_a_bad_file_applies_nothing_and_names_every_bad_row(
     # Nothing of the file was applied; only the first file's one result is on file.
     assert results_of(session, tubes) == {tubes[2]: Outcome.NEGATIVE}
     assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 1
+
+
+@pytest.fixture(params=["probed", "not probed"])
+def probe(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the first rows of the file probed for results on file, and without: then a tube with a
+    result on file makes the store itself fail, on the primary key."""
+    if request.param == "not probed":
+        monkeypatch.setattr(results, "PROBED_ROWS", 0)
+
+
+@pytest.mark.usefixtures("probe")
+def test_a_file_whose_only_fault_is_a_result_recorded_differently_applies_nothing(
+        session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:
+    at = local(utcnow())
+    results.import_results(session, *csv_file(tmp_path, [f"{tubes[2]},阴性,{at},LAB220502,"], name="first.csv"))
+    # Every row reads well and names a known tube; only the database knows tube 3 is negative already.
+    data, name = csv_file(tmp_path, [f"{tubes[0]},阳性,{at},LAB220502,", f"{tubes[1]},阴性,{at},LAB220502,",
+                                     f"{tubes[2]},阳性,{at},LAB220502,"], name="second.csv")
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, data, name)
+    assert [(e.row, e.field) for e in caught.value.errors] == [(4, "result")]
+    assert results_of(session, tubes) == {tubes[2]: Outcome.NEGATIVE}
+    assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 1
+    assert service.controls(session, round_) == []
+
+
+def test_a_file_whose_only_fault_is_an_unknown_tube_applies_nothing(
+        session: Session, tubes: list[str], tmp_path: Path) -> None:
+    at = local(utcnow())
+    data, name = csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,", f"T999999999,阴性,{at},LAB220502,",
+                                     f"{tubes[1]},阴性,{at},LAB220502,"])
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, data, name)
+    assert [(e.row, e.field) for e in caught.value.errors] == [(3, "tube_code")]
+    assert results_of(session, tubes) == {}
+    assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 0
+
+
+def test_a_file_whose_only_fault_is_a_tube_sent_to_another_lab_applies_nothing(
+        session: Session, tubes: list[str], lab: Facility, tmp_path: Path) -> None:
+    other = Facility(name="二道江区疾控中心实验室(2)", kind=FacilityKind.LAB, code="LABX", jurisdiction_code="220503")
+    session.add(other)
+    session.flush()
+    service.send_tubes(session, [tubes[0]], lab.id)
+    service.send_tubes(session, [tubes[1]], other.id)
+    at = local(utcnow())
+    # The system imports for any lab; the file names 东昌区's lab for a tube sent to the other one.
+    # (Alone in its file: on SQLite a row without a tube id once took the next free id.)
+    data, name = csv_file(tmp_path, [f"{tubes[1]},阴性,{at},LAB220502,"])
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, data, name)
+    assert [(e.row, e.field) for e in caught.value.errors] == [(2, "tube_code")]
+    assert results_of(session, tubes) == {}
+    with system_access(session):
+        assert session.execute(select(func.count()).select_from(TubeResult)).scalar() == 0
+
+
+@pytest.mark.usefixtures("probe")
+def test_a_tube_recorded_by_two_files_keeps_its_first_result_and_reacts_once(
+        session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:
+    at = local(utcnow())
+    first, _ = results.import_results(session, *csv_file(tmp_path, [f"{tubes[1]},阳性,{at},LAB220502,30"],
+                                                         name="a.csv"))
+    second, _ = results.import_results(session, *csv_file(
+        tmp_path, [f"{tubes[1]},阳性,{at},LAB220502,30", f"{tubes[0]},阴性,{at},LAB220502,"], name="b.csv"))
+    assert (first.new_results, second.new_results, second.positives) == (1, 1, 0)
+    with system_access(session):
+        stored = session.execute(select(TubeResult.import_id).join(Tube, Tube.id == TubeResult.tube_id)
+                                 .where(Tube.code == tubes[1])).scalars().all()
+    assert stored == [first.id]
+    assert session.execute(select(func.count()).select_from(EventRecord)
+                           .where(EventRecord.name == "testing.pool_positive")).scalar() == 1
 
 
 def test_gb18030_and_english_headers_read_the_same(session: Session, tubes: list[str], tmp_path: Path) -> None:

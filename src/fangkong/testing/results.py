@@ -1,17 +1,19 @@
 """Applying a lab's result file: whole or not at all, every bad row reported, a re-import a no-op.
 
 The file's rows (read and checked by ``resultfile``) are copied into a temporary table, each with
-its lab's id; one query over it finds every row the database refuses (an unknown tube, another
-lab's tube, a result already on file that differs, an unknown lab) and, in the same pass, the few
-tubes whose result needs a reaction; then one INSERT … SELECT stores the new results and the pool
-loop runs for those few. A million rows never pass through the ORM one by one, and the tables are
-joined twice in all: once to check, once to store.
+its lab's id. When neither the reader nor the lab codes find anything wrong, one INSERT … SELECT
+joins them with the tubes and stores them all, in a savepoint: a row the database would refuse (an
+unknown tube, another lab's tube, a tube whose result is on file) breaks a constraint there, and
+the statement is taken back. Otherwise, or then, one query over the staged rows finds every row
+the database refuses and why (an unknown tube, another lab's tube, a result already on file that
+differs, an unknown lab) and, in the same pass, the few tubes whose result needs a reaction; a
+second stores the new results. Either way the pool loop runs for the few. A million rows never pass
+through the ORM one by one, and a good file joins the tables once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -20,7 +22,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from sqlalchemy import (
     Column,
     DateTime,
@@ -31,13 +32,17 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
     text,
+    union,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangkong.core import audit, jobs
@@ -47,7 +52,7 @@ from fangkong.core.errors import N_, FieldError, Invalid, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.scope import criteria_for, get_or_404, principal_of, system_access
 from fangkong.geo.models import Facility, FacilityKind
-from fangkong.testing import resultfile, service
+from fangkong.testing import binary_copy, resultfile, service
 from fangkong.testing.models import Outcome, Purpose, ResultImport, Tube, TubeResult
 
 # The staging table of one import; temporary, so it is the session's own and vanishes with it.
@@ -60,9 +65,15 @@ STAGING = Table(
     prefixes=["TEMPORARY"],
 )
 STAGING_COLUMNS = ("row", "tube_code", "outcome", "tested_at", "lab_code", "lab_id", "ct_value")
+# How each column travels in the binary COPY that fills the table on PostgreSQL.
+_STAGED_AS = {"row": "int4", "tube_code": "text", "outcome": "text", "tested_at": "timestamptz", "lab_code": "text",
+              "lab_id": "int4", "ct_value": "float8"}
 # Hash joins of a million staged rows with the tubes fit in memory with this (PostgreSQL's default,
 # 4 MB, splits them into batches written to disk); set for the import's transaction only.
 IMPORT_WORK_MEM = "256MB"
+# A file saved again under another name has every row on file already, and would be refused by the
+# store at once only after joining all its rows with the tubes: its first rows tell beforehand.
+PROBED_ROWS = 100
 
 Progress = Callable[[int, int, str], None]
 
@@ -93,29 +104,45 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
     STAGING.create(bind)
     try:
         labs = _labs(session, parsed.rows)
-        _stage(session, parsed.rows, labs)
+        lab_ids = _lab_ids(parsed.rows, labs)
+        _stage(session, parsed.rows, lab_ids)
         report(total // 3, total, N_("Checking against tubes on file"))
-        checked = _check(session)
-        errors += checked.errors
-        if errors:
-            errors.sort(key=lambda e: (e.row or 0, e.field))
-            raise Invalid(N_("The file was not applied: {count} rows have errors. Correct them and upload it again."),
-                          errors=errors, count=len({e.row for e in errors}))
         lab_id = next(iter(labs.values())) if len(labs) == 1 else None
         home = principal.home_code
         if not home and lab_id is not None:
             # The system (the command line) has no home: the import belongs where its lab is, so that
             # the lab and the testing staff over it see it.
             home = session.get_one(Facility, lab_id).jurisdiction_code
-        record = ResultImport(filename=filename[:200], sha256=digest, lab_id=lab_id, rows=parsed.rows.num_rows,
-                              imported_at=now, imported_by_id=principal.user_id, jurisdiction_code=home)
-        session.add(record)
-        session.flush()
-        report(2 * total // 3, total, N_("Storing results"))
-        # A file whose every row is on file already (the same results saved again) stores nothing.
-        record.new_results = (_store(session, record.id, now, skip_stored=checked.stored > 0)
-                              if checked.stored < parsed.rows.num_rows else 0)
-        reactions = service.apply_results(session, checked.to_react, now=now)
+
+        def new_record() -> ResultImport:
+            return ResultImport(filename=filename[:200], sha256=digest, lab_id=lab_id, rows=parsed.rows.num_rows,
+                                imported_at=now, imported_by_id=principal.user_id, jurisdiction_code=home)
+
+        # A file in which neither the reader nor the lab codes find anything wrong is stored at once;
+        # only when the database refuses a row is the file checked row by row, to say which and why.
+        stored = None
+        if (not errors and _labs_are_own(lab_ids, principal.facility_id)
+                and not _any_on_file(session, parsed.rows.column("tube_code").slice(0, PROBED_ROWS).to_pylist())):
+            stored = _store_unchecked(session, new_record(), now)
+        if stored is not None:
+            record, to_react = stored
+            report(2 * total // 3, total, N_("Storing results"))
+        else:
+            checked = _check(session)
+            errors += checked.errors
+            if errors:
+                errors.sort(key=lambda e: (e.row or 0, e.field))
+                raise Invalid(N_("The file was not applied: {count} rows have errors. Correct them and upload it "
+                                 "again."), errors=errors, count=len({e.row for e in errors}))
+            record = new_record()
+            session.add(record)
+            session.flush()
+            report(2 * total // 3, total, N_("Storing results"))
+            # A file whose every row is on file already (the same results saved again) stores nothing.
+            record.new_results = (_store(session, record.id, now, skip_stored=checked.stored > 0)
+                                  if checked.stored < parsed.rows.num_rows else 0)
+            to_react = checked.to_react
+        reactions = service.apply_results(session, to_react, now=now)
         record.positives = reactions.get("positive_pools", 0) + reactions.get("positives", 0)
         audit.record(session, audit.Action.CREATE, entity=record,
                      detail={"results": record.new_results, "file": record.filename, **dict(reactions)})
@@ -137,37 +164,46 @@ def _labs(session: Session, rows: pa.Table) -> dict[str, int]:
     return {code: lab_id for code, lab_id in found if code is not None}
 
 
-def _stage(session: Session, rows: pa.Table, labs: dict[str, int]) -> None:
-    """Copy the parsed rows, with their lab's id, into the staging table (COPY on PostgreSQL)."""
+def _lab_ids(rows: pa.Table, labs: dict[str, int]) -> pa.Array:
+    """Each row's lab id, by its lab code (null for a code that names no lab)."""
+    known = pa.array(list(labs), pa.string())
+    where = pc.index_in(rows.column("lab_code"), value_set=known)
+    return pc.take(pa.array(list(labs.values()), pa.int32()), where).combine_chunks()
+
+
+def _labs_are_own(lab_ids: pa.Array, own_lab: int | None) -> bool:
+    """Whether every row names a lab, and the uploader's own when it works for one."""
+    if lab_ids.null_count:
+        return False
+    return own_lab is None or not len(lab_ids) or pc.all(pc.equal(lab_ids, own_lab)).as_py() is True
+
+
+def _stage(session: Session, rows: pa.Table, lab_ids: pa.Array) -> None:
+    """Copy the parsed rows, with their lab's id, into the staging table (binary COPY on PostgreSQL)."""
     if not rows.num_rows:
         return
-    codes = rows.column("lab_code")
-    known = pa.array(list(labs), pa.string())
-    lab_id = pc.take(pa.array(list(labs.values()), pa.int64()), pc.index_in(codes, value_set=known))
-    # Times as text, which is quick to write (pyarrow's CSV writer formats zoned timestamps slowly):
-    # UTC, in SQLAlchemy's form, which is how SQLite keeps them.
-    tested = pc.cast(rows.column("tested_at").cast(pa.timestamp("us")), pa.string())
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        staged = pa.table([rows.column("row"), rows.column("tube_code"), rows.column("result"),
-                           pc.binary_join_element_wise(tested, pa.scalar("+00"), ""), codes, lab_id,
-                           rows.column("ct_value")], names=list(STAGING_COLUMNS))
-        buffer = io.BytesIO()
-        pacsv.write_csv(staged, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        values = {"row": rows.column("row"), "tube_code": rows.column("tube_code"), "outcome": rows.column("result"),
+                  "tested_at": rows.column("tested_at"), "lab_code": rows.column("lab_code"), "lab_id": lab_ids,
+                  "ct_value": rows.column("ct_value")}
+        buffer = binary_copy.encode([binary_copy.Field(values[name], _STAGED_AS[name]) for name in STAGING_COLUMNS])
         raw: Any = connection.connection.dbapi_connection
         with raw.cursor() as cursor:
-            with cursor.copy(f"COPY {STAGING.name} ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
-                view = buffer.getbuffer()
+            with cursor.copy(f"COPY {STAGING.name} ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT binary)") as copy:
+                view = memoryview(buffer)
                 for start in range(0, len(view), 1 << 20):
                     copy.write(view[start:start + (1 << 20)])
             # The planner's row counts for the joins that follow (a temporary table has none).
             cursor.execute(f"ANALYZE {STAGING.name}")
         return
-    values = zip(rows.column("row").to_pylist(), rows.column("tube_code").to_pylist(),
-                 rows.column("result").to_pylist(), tested.to_pylist(), codes.to_pylist(), lab_id.to_pylist(),
-                 rows.column("ct_value").to_pylist(), strict=True)
+    # Times as text, UTC, in SQLAlchemy's form, which is how SQLite keeps them.
+    tested = pc.cast(rows.column("tested_at").cast(pa.timestamp("us")), pa.string())
+    staged = zip(rows.column("row").to_pylist(), rows.column("tube_code").to_pylist(),
+                 rows.column("result").to_pylist(), tested.to_pylist(), rows.column("lab_code").to_pylist(),
+                 lab_ids.to_pylist(), rows.column("ct_value").to_pylist(), strict=True)
     raw_sqlite: Any = connection.connection.dbapi_connection
-    raw_sqlite.executemany(f"INSERT INTO {STAGING.name} VALUES ({', '.join('?' * len(STAGING_COLUMNS))})", values)
+    raw_sqlite.executemany(f"INSERT INTO {STAGING.name} VALUES ({', '.join('?' * len(STAGING_COLUMNS))})", staged)
 
 
 def _tube_scope(session: Session) -> Any:
@@ -238,6 +274,55 @@ def _refusals(row: Any, own_lab: int | None) -> list[FieldError]:
                                  {"code": row.tube_code, "existing": translate(Outcome(row.existing).label)},
                                  row.row))
     return errors
+
+
+def _any_on_file(session: Session, codes: list[str]) -> bool:
+    """Whether any of these tubes has a result on file already."""
+    with system_access(session):
+        return session.execute(select(TubeResult.tube_id).join(Tube, Tube.id == TubeResult.tube_id)
+                               .where(Tube.code.in_(codes)).limit(1)).first() is not None
+
+
+def _store_unchecked(session: Session, record: ResultImport, now: datetime) -> tuple[ResultImport, list[int]] | None:
+    """Add the import and store every staged row in one statement, which fails on a row the database
+    refuses; returns the import and the tubes to react to, or None (nothing stored) when it failed.
+
+    Checking first would join the staged rows with the tubes twice, once to check them and once to
+    store them: for a million rows, a second more. Here a row the checking pass would refuse breaks a
+    constraint instead: a tube unknown, out of scope or sent to another lab gets no id (and such rows
+    come first, so the statement stops at once), a tube with a result on file breaks the primary
+    key. The savepoint takes the statement back, and the caller checks the file row by row.
+    """
+    s, t, r = STAGING.c, Tube.__table__.c, TubeResult.__table__.c
+    # A refused row gets neither a tube id nor a jurisdiction, both required; the jurisdiction is
+    # what refuses it on SQLite, which gives a NULL integer primary key the next row id instead.
+    accepted = or_(t.lab_id.is_(None), t.lab_id == s.lab_id)
+    tube_id = case((accepted, t.id)).label("tube_id")
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+            rows = (select(tube_id, s.outcome, s.tested_at, s.ct_value, s.lab_id, literal(record.id, Integer),
+                           literal(now, UTCDateTime()), case((accepted, t.jurisdiction_code)))
+                    .select_from(STAGING)
+                    .outerjoin(Tube.__table__, and_(t.code == s.tube_code, _tube_scope(session)))
+                    # In the order of the tubes, each new key of the primary key goes to the end of its
+                    # index (new tubes have the highest ids) rather than to a random page.
+                    .order_by(tube_id.asc().nulls_first()))
+            with system_access(session):
+                session.execute(insert(TubeResult).from_select(
+                    [r.tube_id, r.outcome, r.tested_at, r.ct_value, r.lab_id, r.import_id, r.recorded_at,
+                     r.jurisdiction_code], rows))
+    except IntegrityError:
+        return None
+    record.new_results = record.rows  # one result per staged row: their codes name one tube each
+    # Every row is a new result: those not negative react, and every re-test. Asked apart, each
+    # is a small join (the staged rows not negative; the tubes that are re-tests).
+    joined = select(t.id).select_from(STAGING).join(Tube.__table__, t.code == s.tube_code)
+    with system_access(session):
+        to_react = session.execute(union(joined.where(s.outcome != Outcome.NEGATIVE.value),
+                                         joined.where(t.purpose == Purpose.RETEST.value))).scalars().all()
+    return record, sorted(to_react)
 
 
 def _store(session: Session, import_id: int, now: datetime, *, skip_stored: bool) -> int:

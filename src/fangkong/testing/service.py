@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import ARRAY, Integer, Row, any_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fangkong import rulesets
@@ -498,10 +498,11 @@ def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | 
         # The reactions reach persons of the tube, wherever the importing lab's scope ends.
         tubes: list[_Row] = []
         samples: dict[int, list[_Row]] = defaultdict(list)
-        for chunk in _chunks(sorted(set(tube_ids))):
+        for chunk in _chunks(session, sorted(set(tube_ids))):
             tubes += session.execute(select(*_TUBE_FIELDS).join(TubeResult, TubeResult.tube_id == Tube.id)
-                                     .where(Tube.id.in_(chunk))).all()
-            for s in session.execute(select(*_SAMPLE_FIELDS).where(Sample.tube_id.in_(chunk)).order_by(Sample.id)):
+                                     .where(_among(session, Tube.id, chunk))).all()
+            for s in session.execute(select(*_SAMPLE_FIELDS).where(_among(session, Sample.tube_id, chunk))
+                                     .order_by(Sample.id)):
                 samples[s.tube_id].append(s)
         tubes.sort(key=lambda tube: tube.id)
         loop = _PoolLoop(session, now, counts)
@@ -523,10 +524,25 @@ _TUBE_FIELDS = (Tube.id, Tube.code, Tube.round_id, Tube.pool_size, Tube.purpose,
 _SAMPLE_FIELDS = (Sample.id, Sample.tube_id, Sample.person_id, Sample.sampled_at, Sample.jurisdiction_code)
 
 
-def _chunks(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
-    """``ids`` in slices small enough for one IN list."""
+def _chunks(session: Session, ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
+    """``ids`` in slices small enough for one IN list (all at once on PostgreSQL, which takes an array)."""
+    if _takes_arrays(session):
+        size = max(len(ids), 1)
     for start in range(0, len(ids), size):
         yield ids[start:start + size]
+
+
+def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(array)``, one parameter instead of thousands, which
+    the driver would otherwise splice into the statement one by one."""
+    if _takes_arrays(session):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def _takes_arrays(session: Session) -> bool:
+    """Whether the session's database takes an array as one parameter (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 class _PoolLoop:
@@ -548,10 +564,10 @@ class _PoolLoop:
 
     def load_controls(self, round_ids: set[int], person_ids: set[int]) -> None:
         """Read the controls running for these persons in these rounds."""
-        for chunk in _chunks(sorted(person_ids)):
+        for chunk in _chunks(self.session, sorted(person_ids)):
             for control in self.session.execute(select(Control).where(
                     Control.round_id.in_(round_ids), Control.state == ControlState.CONTROLLED,
-                    Control.person_id.in_(chunk))).scalars():
+                    _among(self.session, Control.person_id, chunk))).scalars():
                 self.controlled[(control.round_id, control.person_id)] = control
 
     def round_of(self, tube: _Row) -> Round:
@@ -655,8 +671,8 @@ class _PoolLoop:
             bulk_insert(session, OrderMember, members)
             written[(audit.Action.CREATE, ResampleOrder.__tablename__)] = len(ids)
             written[(audit.Action.CREATE, OrderMember.__tablename__)] = len(members)
-        for chunk in _chunks(self.voided):
-            session.execute(update(Sample).where(Sample.id.in_(chunk)).values(once_key=None))
+        for chunk in _chunks(session, self.voided):
+            session.execute(update(Sample).where(_among(session, Sample.id, chunk)).values(once_key=None))
         if self.voided:
             written[(audit.Action.UPDATE, Sample.__tablename__)] = len(self.voided)
         for (action, table), n in written.items():
