@@ -190,13 +190,13 @@ def submit_rectification(session: Session, measure: Measure, data: Rectification
     principal = principal_of(session)
     rect = Rectification(jurisdiction_code=measure.jurisdiction_code, evidence=data.evidence,
                          submitted_by_id=principal.user_id, submitted_by_name=principal.username, submitted_at=now,
-                         verify_due_at=now + timedelta(hours=standards.clocks().verify_hours))
+                         verify_due_at=now + timedelta(hours=standards.clocks().verify_hours), attachments=[])
     measure.rectifications.append(rect)
     move_measure(measure, MeasureStatus.SUBMITTED, now)
     session.flush()
     if files:
-        attachments.store(session, list(files), jurisdiction_code=measure.jurisdiction_code,
-                          rectification_id=rect.id, root=root)
+        rect.attachments.extend(attachments.store(session, list(files), jurisdiction_code=measure.jurisdiction_code,
+                                                  rectification_id=rect.id, root=root))
     clocks.resolve(session, ItemKind.MEASURE, measure.id, now)
     session.flush()
     return rect

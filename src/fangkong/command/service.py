@@ -404,12 +404,12 @@ def _set_responsibility(session: Session, task: Task, data: ResponsibilityIn) ->
 def _report(session: Session, task: Task, *, text: str, percent: int, files: Sequence[AttachmentIn],
             now: datetime, root: Path | None, is_final: bool = False) -> ProgressReport:
     principal = principal_of(session)
-    report = ProgressReport(task_id=task.id, jurisdiction_code=task.jurisdiction_code, at=now,
-                            author_id=principal.user_id, author_name=principal.username, percent=percent,
-                            text=text, is_final=is_final)
-    session.add(report)
+    report = ProgressReport(jurisdiction_code=task.jurisdiction_code, at=now, author_id=principal.user_id,
+                            author_name=principal.username, percent=percent, text=text, is_final=is_final,
+                            attachments=[])
+    task.reports.append(report)
     session.flush()
     if files:
-        attachments.store(session, list(files), jurisdiction_code=task.jurisdiction_code, report_id=report.id,
-                          root=root)
+        report.attachments.extend(attachments.store(session, list(files), jurisdiction_code=task.jurisdiction_code,
+                                                    report_id=report.id, root=root))
     return report
