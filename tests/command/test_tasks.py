@@ -59,8 +59,10 @@ def test_the_responsibility_list_names_leaders_units_and_the_person(session: Ses
     task = service.create_task(session, TaskIn(
         jurisdiction_code=DC, title="组织第三轮全员核酸检测", due_at=hours(48),
         responsibility=ResponsibilityIn(
-            lead_leader=PartyIn(name="区委书记"), leader_in_charge=PartyIn(user_id=user_id(session, "dongchang_commander")),
-            unit_id=health.id, co_unit_ids=[police.id, health.id], assignee=PartyIn(user_id=user_id(session, "dongchang_testing")))),
+            lead_leader=PartyIn(name="区委书记"),
+            leader_in_charge=PartyIn(user_id=user_id(session, "dongchang_commander")),
+            unit_id=health.id, co_unit_ids=[police.id, health.id],
+            assignee=PartyIn(user_id=user_id(session, "dongchang_testing")))),
         now=T0)
     roles = [(r.role, r.unit_id, r.name) for r in task.responsibilities]
     assert roles == [
@@ -83,7 +85,7 @@ def test_assigning_to_an_unknown_user_is_refused(session: Session, as_user, make
 
 def test_a_directive_s_tasks_are_assigned_when_it_is_issued(session: Session, as_user) -> None:
     as_user("dongchang_commander")
-    directive = service.create_directive(session, DirectiveIn(jurisdiction_code=DC, title="关于做好第三轮核酸检测的指令"))
+    directive = service.create_directive(session, DirectiveIn(jurisdiction_code=DC, title="关于第三轮核酸检测的指令"))
     unit = committee(session, XINZHAN)
     planned = service.create_task(session, TaskIn(
         jurisdiction_code=XINZHAN, title="组织居民分时段采样", directive_id=directive.id, due_at=hours(24),

@@ -15,7 +15,6 @@ from fangkong.core import events
 from fangkong.core.errors import N_
 from fangkong.core.scope import system_access
 from fangkong.testing.events import PoolPositive
-from fangkong.tracing import service as tracing
 from fangkong.tracing.events import CaseReported
 from tests.command.conftest import CITY, DC, DONGTONGHUA, EDJ, T0, XINZHAN, committee, task_force
 from tests.tracing.conftest import make_case, residents  # noqa: F401  (a fixture of the tracing tests)
