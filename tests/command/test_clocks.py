@@ -166,3 +166,12 @@ def test_a_measure_submitted_late_is_no_longer_overdue(session: Session, as_user
     problems.submit_rectification(session, measure, RectificationIn(evidence="x"), now=hours(6))
     assert measure.status is MeasureStatus.SUBMITTED
     assert escalations_of(session, ItemKind.MEASURE, measure.id)[0].resolved_at == hours(6)
+
+
+def test_the_clock_job_runs_the_sweep(session: Session, make_task: TaskMaker) -> None:
+    from fangkong.core import jobs
+
+    task = make_task(XINZHAN, assignee="dongchang_worker", due=-1)  # due an hour before T0, hence long past
+    context = jobs.JobContext(job_id=0, params={}, session=session, _engine=session.get_bind())
+    result = clocks._check_job(context)
+    assert result["escalated"]["task"] >= 1 and task.status is TaskStatus.OVERDUE

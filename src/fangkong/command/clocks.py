@@ -1,8 +1,8 @@
 """Clocks and escalation (督办): every task, measure, rectification and problem has a deadline; an item
 whose deadline passes is escalated once to the superior level.
 
-``check`` is the sweep (run by ``fangkong command check-clocks`` or a periodic job, and safe to run as
-often as one likes): assigned and in-progress tasks past their deadline become overdue, open measures
+``check`` is the sweep (run as the job ``command.check_clocks``, periodically, and safe to run as often
+as one likes): assigned and in-progress tasks past their deadline become overdue, open measures
 likewise; then every overdue item not yet escalated gets one ``Escalation`` to the parent
 jurisdiction of its own (a community's to its street, a street's to its district …, a province's stays
 with the province), which that level's dashboard lists, and an ``ItemEscalated`` event.
@@ -30,7 +30,7 @@ from fangkong.command.models import (
     Task,
     TaskStatus,
 )
-from fangkong.core import events
+from fangkong.core import events, jobs
 from fangkong.core.db import utcnow
 
 LEVEL_LENGTHS = (2, 4, 6, 9, 12)
@@ -98,6 +98,16 @@ def check(session: Session, *, now: datetime | None = None) -> Sweep:
     session.flush()
     events.emit_all(session, raised)
     return Sweep(tasks_overdue=len(late_tasks), measures_overdue=len(late_measures), escalated=escalated)
+
+
+CHECK_JOB = "command.check_clocks"
+
+
+@jobs.handler(CHECK_JOB)
+def _check_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    sweep = check(ctx.session)
+    return {"tasks_overdue": sweep.tasks_overdue, "measures_overdue": sweep.measures_overdue,
+            "escalated": {k.value: n for k, n in sweep.escalated.items()}}
 
 
 def resolve(session: Session, kind: ItemKind, item_id: int, now: datetime) -> None:
