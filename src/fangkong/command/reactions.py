@@ -31,7 +31,7 @@ INVESTIGATION_LATE = {
     "core": N_("The core information of case {case_id} was not in on time"),
     "report": N_("The investigation report of case {case_id} was not in on time"),
 }
-CONTROL_LATE = N_("A {kind} contact was not under control on time")
+CONTROL_LATE = N_("Contact {contact_id} was not under control on time")
 RESAMPLING_LATE = N_("{missing} persons of a re-sampling order were not re-sampled on time")
 
 
