@@ -282,8 +282,9 @@ class Task(CommandScoped, Base):
         # The task lists: a status within a jurisdiction subtree, by deadline. Status first, as the equality,
         # then the code range, then the deadline the list is ordered by.
         Index("ix_tasks_status_jurisdiction_code_due_at", "status", "jurisdiction_code", "due_at"),
-        Index("ix_tasks_unit_id_status", "unit_id", "status"),
-        Index("ix_tasks_task_force_id_status", "task_force_id", "status"),
+        # The assessment groups by unit and by task force: these cover it (no row is read, only the index).
+        Index("ix_tasks_unit_id_status_due_at_done_at", "unit_id", "status", "due_at", "done_at"),
+        Index("ix_tasks_task_force_id_status_due_at_done_at", "task_force_id", "status", "due_at", "done_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -552,6 +553,9 @@ class Measure(CommandScoped, Base):
     __table_args__ = (
         Index("ix_measures_status_jurisdiction_code_due_at", "status", "jurisdiction_code", "due_at"),
         Index("ix_measures_owner_unit_id_status", "owner_unit_id", "status"),
+        # The assessment's medians: verified measures by owner, in order of their time to verification.
+        Index("ix_measures_status_owner_unit_id_seconds_to_verified", "status", "owner_unit_id",
+              "seconds_to_verified"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

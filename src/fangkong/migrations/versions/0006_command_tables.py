@@ -170,9 +170,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tasks_jurisdiction_code'), ['jurisdiction_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_parent_id'), ['parent_id'], unique=False)
         batch_op.create_index('ix_tasks_status_jurisdiction_code_due_at', ['status', 'jurisdiction_code', 'due_at'], unique=False)
-        batch_op.create_index('ix_tasks_task_force_id_status', ['task_force_id', 'status'], unique=False)
+        batch_op.create_index('ix_tasks_task_force_id_status_due_at_done_at', ['task_force_id', 'status', 'due_at', 'done_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_template_run_id'), ['template_run_id'], unique=False)
-        batch_op.create_index('ix_tasks_unit_id_status', ['unit_id', 'status'], unique=False)
+        batch_op.create_index('ix_tasks_unit_id_status_due_at_done_at', ['unit_id', 'status', 'due_at', 'done_at'], unique=False)
 
     op.create_table('milestones',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -286,6 +286,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_measures_owner_user_id'), ['owner_user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_measures_problem_id'), ['problem_id'], unique=False)
         batch_op.create_index('ix_measures_status_jurisdiction_code_due_at', ['status', 'jurisdiction_code', 'due_at'], unique=False)
+        batch_op.create_index('ix_measures_status_owner_unit_id_seconds_to_verified', ['status', 'owner_unit_id', 'seconds_to_verified'], unique=False)
 
     op.create_table('rectifications',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -352,6 +353,7 @@ def downgrade() -> None:
 
     op.drop_table('rectifications')
     with op.batch_alter_table('measures', schema=None) as batch_op:
+        batch_op.drop_index('ix_measures_status_owner_unit_id_seconds_to_verified')
         batch_op.drop_index('ix_measures_status_jurisdiction_code_due_at')
         batch_op.drop_index(batch_op.f('ix_measures_problem_id'))
         batch_op.drop_index(batch_op.f('ix_measures_owner_user_id'))
@@ -385,9 +387,9 @@ def downgrade() -> None:
 
     op.drop_table('milestones')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.drop_index('ix_tasks_unit_id_status')
+        batch_op.drop_index('ix_tasks_unit_id_status_due_at_done_at')
         batch_op.drop_index(batch_op.f('ix_tasks_template_run_id'))
-        batch_op.drop_index('ix_tasks_task_force_id_status')
+        batch_op.drop_index('ix_tasks_task_force_id_status_due_at_done_at')
         batch_op.drop_index('ix_tasks_status_jurisdiction_code_due_at')
         batch_op.drop_index(batch_op.f('ix_tasks_parent_id'))
         batch_op.drop_index(batch_op.f('ix_tasks_jurisdiction_code'))
