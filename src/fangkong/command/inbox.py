@@ -97,13 +97,8 @@ def inbox(session: Session, *, now: datetime | None = None, limit: int = 50) -> 
         box.measures = list(session.execute(select(Measure).where(Measure.status.in_(OPEN_MEASURE), or_(*owners))
                                             .order_by(Measure.due_at, Measure.id).limit(limit)).scalars())
     if user_id is not None:
-        # Anyone with the lists' write permission over a rectification may verify it, but not its doer.
-        box.to_verify = list(session.execute(
-            select(Rectification).join(Measure, Measure.id == Rectification.measure_id).where(
-                Rectification.status == RectificationStatus.SUBMITTED,
-                or_(Rectification.submitted_by_id.is_(None), Rectification.submitted_by_id != user_id),
-                or_(Measure.owner_user_id.is_(None), Measure.owner_user_id != user_id))
-            .order_by(Rectification.verify_due_at, Rectification.id).limit(limit)).scalars())
+        box.to_verify = list(session.execute(_to_verify(user_id).order_by(Rectification.verify_due_at,
+                                                                           Rectification.id).limit(limit)).scalars())
     box.overdue_tasks = list(session.execute(open_tasks.where(Task.due_at < now).limit(limit)).scalars())
     box.overdue = overdue_counts(session, now=now)
     codes = _grant_codes(principal)
@@ -112,6 +107,15 @@ def inbox(session: Session, *, now: datetime | None = None, limit: int = 50) -> 
         stmt = stmt.where(Escalation.to_code.in_(codes))
     box.escalated = list(session.execute(stmt.limit(limit)).scalars())
     return box
+
+
+def _to_verify(user_id: int) -> Select[Rectification]:
+    """Rectifications awaiting verification that ``user_id`` may verify: anyone with the lists' write
+    permission over one may, except who submitted it and the measure's owner."""
+    return select(Rectification).join(Measure, Measure.id == Rectification.measure_id).where(
+        Rectification.status == RectificationStatus.SUBMITTED,
+        or_(Rectification.submitted_by_id.is_(None), Rectification.submitted_by_id != user_id),
+        or_(Measure.owner_user_id.is_(None), Measure.owner_user_id != user_id))
 
 
 def overdue_counts(session: Session, *, under: str | None = None, now: datetime | None = None,
@@ -226,7 +230,8 @@ def digest(session: Session, user_id: int, *, now: datetime | None = None) -> Di
                 d.due_soon.append(_line(m))
             if m.created_at >= since:
                 d.new_assigned.append(_line(m))
-        d.to_verify = len(inbox(session, now=now, limit=1000).to_verify)
+        d.to_verify = int(session.execute(select(func.count()).select_from(
+            _to_verify(user_id).order_by(None).subquery())).scalar_one())
         d.overdue_under_me = overdue_counts(session, now=now)
         codes = _grant_codes(principal) or []
         d.escalated_to_me = int(session.execute(select(func.count()).select_from(Escalation).where(
