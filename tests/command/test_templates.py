@@ -13,6 +13,7 @@ from fangkong.command import standards, task_templates
 from fangkong.command.models import ResponsibilityRole, Task, TaskOrigin, TaskStatus, TemplateRun
 from fangkong.core import events
 from fangkong.core.errors import N_
+from fangkong.core.events import EventRecord
 from fangkong.core.scope import system_access
 from fangkong.testing.events import PoolPositive
 from fangkong.tracing.events import CaseReported
@@ -131,3 +132,15 @@ def test_the_shipped_titles_are_all_in_the_catalog_list() -> None:
                                              ("district", DC), ("city", CITY), ("province", "22")])
 def test_levels_cut_the_event_s_jurisdiction(level: str, expected: str) -> None:
     assert task_templates.level_code(XINZHAN, level) == expected
+
+
+def test_a_positive_pool_from_a_lab_s_upload_makes_its_tasks(session: Session, as_user) -> None:
+    as_user("lab")  # the lab may not write the lists; the template acts as the system
+    events.emit(session, PoolPositive(jurisdiction_code=XINZHAN, round_id=1, tube_id=880002, tube_code="T880002",
+                                      members=5))
+    with system_access(session):
+        assert len(tasks_of(session, "testing.pool_positive:tube:880002")) == 3
+        [journal] = session.execute(select(EventRecord).where(
+            EventRecord.name == "command.tasks_instantiated",
+            EventRecord.payload["event_key"].as_string() == "tube:880002")).scalars().all()
+    assert len(journal.payload["task_ids"]) == 3 and journal.payload["template_key"] == "positive-pool"
