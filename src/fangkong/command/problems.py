@@ -34,12 +34,6 @@ from fangkong.core.db import utcnow
 from fangkong.core.errors import N_, Conflict, Forbidden, Invalid
 from fangkong.core.scope import get_or_404, principal_of, system_access
 
-
-def move_measure(measure: Measure, to: MeasureStatus, now: datetime) -> None:
-    """Change a measure's status through its loop (``Measure.move_to``)."""
-    measure.move_to(to, now)
-
-
 # ---------------------------------------------------------------------------------------------- problems
 
 
@@ -192,7 +186,7 @@ def submit_rectification(session: Session, measure: Measure, data: Rectification
                          submitted_by_id=principal.user_id, submitted_by_name=principal.username, submitted_at=now,
                          verify_due_at=now + timedelta(hours=standards.clocks().verify_hours), attachments=[])
     measure.rectifications.append(rect)
-    move_measure(measure, MeasureStatus.SUBMITTED, now)
+    measure.move_to(MeasureStatus.SUBMITTED, now)
     session.flush()
     if files:
         rect.attachments.extend(attachments.store(session, list(files), jurisdiction_code=measure.jurisdiction_code,
@@ -233,7 +227,7 @@ def verify(session: Session, rect: Rectification, *, passed: bool, verdict: str 
     clocks.resolve(session, ItemKind.RECTIFICATION, rect.id, now)
     if passed:
         rect.status = RectificationStatus.VERIFIED
-        move_measure(measure, MeasureStatus.VERIFIED, now)
+        measure.move_to(MeasureStatus.VERIFIED, now)
         problem = measure.problem
         if problem.status is not ProblemStatus.CLOSED and _all_verified(problem):
             _close(session, problem, now)
@@ -243,7 +237,7 @@ def verify(session: Session, rect: Rectification, *, passed: bool, verdict: str 
             if new_due_at <= now:
                 raise Invalid.field("new_due_at", N_("The deadline has passed already."))
             measure.due_at = new_due_at
-        move_measure(measure, MeasureStatus.OVERDUE if measure.due_at < now else MeasureStatus.OPEN, now)
+        measure.move_to(MeasureStatus.OVERDUE if measure.due_at < now else MeasureStatus.OPEN, now)
         measure.times_reopened += 1
     session.flush()
     return rect

@@ -48,12 +48,6 @@ from fangkong.core.db import utcnow
 from fangkong.core.errors import N_, Conflict, Invalid
 from fangkong.core.scope import covers, get_or_404, principal_of
 
-
-def move(task: Task, to: TaskStatus, now: datetime) -> None:
-    """Change a task's status through its loop (``Task.move_to``)."""
-    task.move_to(to, now)
-
-
 # -------------------------------------------------------------------------------------------- directives
 
 
@@ -84,7 +78,7 @@ def issue_directive(session: Session, directive: Directive, *, now: datetime | N
     directive.issued_by_id = principal.user_id
     for task in directive.tasks:
         if task.status is TaskStatus.DRAFT and _is_assigned(task) and task.due_at is not None:
-            move(task, TaskStatus.ASSIGNED, now)
+            task.move_to(TaskStatus.ASSIGNED, now)
     session.flush()
     return directive
 
@@ -150,7 +144,7 @@ def create_task(session: Session, data: TaskIn, *, origin: TaskOrigin | None = N
         _set_responsibility(session, task, data.responsibility)
     is_draft_plan = directive is not None and directive.status is DirectiveStatus.DRAFT
     if not is_draft_plan and _is_assigned(task) and task.due_at is not None:
-        move(task, TaskStatus.ASSIGNED, now)
+        task.move_to(TaskStatus.ASSIGNED, now)
     session.flush()
     return task
 
@@ -171,7 +165,7 @@ def assign(session: Session, task: Task, responsibility: ResponsibilityIn, *, du
     _set_responsibility(session, task, responsibility)
     draft_plan = task.directive is not None and task.directive.status is DirectiveStatus.DRAFT
     if task.status is TaskStatus.DRAFT and not draft_plan:
-        move(task, TaskStatus.ASSIGNED, now)
+        task.move_to(TaskStatus.ASSIGNED, now)
     session.flush()
     return task
 
@@ -195,14 +189,14 @@ def hand_down(session: Session, task: Task, data: HandDownIn, *, now: datetime |
         # The title is the template's msgid: the child is shown in the reader's language too.
         child.template_key, child.source_key = task.template_key, task.source_key
     if task.status is TaskStatus.ASSIGNED:
-        move(task, TaskStatus.IN_PROGRESS, now)
+        task.move_to(TaskStatus.IN_PROGRESS, now)
     session.flush()
     return child
 
 
 def start(session: Session, task: Task, *, now: datetime | None = None) -> Task:
     """Work on an assigned task has begun."""
-    move(task, TaskStatus.IN_PROGRESS, now or utcnow())
+    task.move_to(TaskStatus.IN_PROGRESS, now or utcnow())
     session.flush()
     return task
 
@@ -220,7 +214,7 @@ def report_progress(session: Session, task: Task, data: ProgressIn, *, files: Se
         raise Invalid.field("text", N_("Say what has been done."))
     report = _report(session, task, text=data.text, percent=data.percent, files=files, now=now, root=root)
     if task.status is TaskStatus.ASSIGNED:
-        move(task, TaskStatus.IN_PROGRESS, now)
+        task.move_to(TaskStatus.IN_PROGRESS, now)
     task.progress = data.percent
     if data.problem is not None:
         problems.file_problem(session, ProblemIn(
@@ -241,7 +235,7 @@ def complete(session: Session, task: Task, *, outcome: str, files: Sequence[Atta
     if any(c.status not in (TaskStatus.DONE, TaskStatus.CANCELLED) for c in _children(session, task)):
         raise Conflict(N_("The task has sub-tasks that are not done."))
     _report(session, task, text=outcome, percent=100, files=files, now=now, root=root, is_final=True)
-    move(task, TaskStatus.DONE, now)
+    task.move_to(TaskStatus.DONE, now)
     task.progress = 100
     task.outcome = outcome
     clocks.resolve(session, ItemKind.TASK, task.id, now)
@@ -257,7 +251,7 @@ def cancel(session: Session, task: Task, *, reason: str, now: datetime | None = 
     for child in _children(session, task):
         if child.status not in (TaskStatus.DONE, TaskStatus.CANCELLED):
             cancel(session, child, reason=reason, now=now)
-    move(task, TaskStatus.CANCELLED, now)
+    task.move_to(TaskStatus.CANCELLED, now)
     task.outcome = reason
     clocks.resolve(session, ItemKind.TASK, task.id, now)
     session.flush()
@@ -274,7 +268,7 @@ def reschedule(session: Session, task: Task, due_at: datetime, *, now: datetime 
     _check_deadline(due_at, starts_at=task.starts_at, parent=task.parent)
     task.due_at = due_at
     if task.status is TaskStatus.OVERDUE:
-        move(task, TaskStatus.IN_PROGRESS if task.started_at else TaskStatus.ASSIGNED, now)
+        task.move_to(TaskStatus.IN_PROGRESS if task.started_at else TaskStatus.ASSIGNED, now)
     session.flush()
     return task
 
