@@ -13,6 +13,7 @@ from functools import cache
 @cache
 def load_modules() -> None:
     """Import the modules whose import registers subscribers and job handlers."""
+    import fangkong.command.reactions  # templates' tasks and alerts' problems
     import fangkong.models  # every table on the metadata
     import fangkong.testing.results  # job: a lab file's import
     import fangkong.tracing.reactions  # a positive becomes a case

@@ -40,6 +40,9 @@ class Permission(StrEnum):
     TRACING_WRITE = "tracing:write"  # report cases, investigate, start tracing runs
     CONTACTS_READ = "contacts:read"  # the contacts living in the jurisdiction, with their evidence
     CONTACTS_MARK = "contacts:mark"  # a contact is under control
+    COMMAND_READ = "command:read"  # the five lists: tasks, responsibilities, problems, measures, rectifications
+    COMMAND_WRITE = "command:write"  # create, assign, hand down, report on and verify the work of the lists
+    DIRECTIVES_WRITE = "directives:write"  # issue directives; set up task forces and units
 
 
 class Role(StrEnum):
@@ -84,27 +87,31 @@ _BASE = {P.GEO_READ, P.AGGREGATES_READ}
 _PEOPLE = {P.PEOPLE_READ, P.PEOPLE_WRITE, P.PEOPLE_REVEAL}
 _TESTING = {P.TESTING_READ, P.TESTING_WRITE, P.TESTING_MARK, P.TUBES_READ, P.RESULTS_WRITE}
 _CONTACTS = {P.CONTACTS_READ, P.CONTACTS_MARK}
+# Every working role reads and writes the command module's work in its jurisdiction (DESIGN: every role
+# reads and writes the tasks and problems assigned to it).
+_COMMAND = {P.COMMAND_READ, P.COMMAND_WRITE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(Permission)),
-    Role.COMMANDER: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.USERS_READ, P.AUDIT_READ, P.JOBS_READ,
-                                       P.TESTING_READ, P.TUBES_READ, P.TRACING_READ,
-                                       P.CONTACTS_READ}),
-    Role.TESTING_STAFF: frozenset(_BASE | _PEOPLE | _TESTING | {P.JOBS_READ, P.JOBS_WRITE}),
-    Role.TRACER: frozenset(_BASE | _PEOPLE | _CONTACTS | {P.JOBS_READ, P.JOBS_WRITE, P.TESTING_READ, P.TUBES_READ,
-                                                        P.TRACING_READ, P.TRACING_WRITE}),
+    Role.COMMANDER: frozenset(_BASE | _COMMAND | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.USERS_READ, P.AUDIT_READ,
+                                                 P.JOBS_READ, P.TESTING_READ, P.TUBES_READ, P.TRACING_READ,
+                                                 P.CONTACTS_READ, P.DIRECTIVES_WRITE}),
+    Role.TESTING_STAFF: frozenset(_BASE | _PEOPLE | _TESTING | _COMMAND | {P.JOBS_READ, P.JOBS_WRITE}),
+    Role.TRACER: frozenset(_BASE | _PEOPLE | _CONTACTS | _COMMAND | {P.JOBS_READ, P.JOBS_WRITE, P.TESTING_READ,
+                                                                   P.TUBES_READ, P.TRACING_READ, P.TRACING_WRITE}),
     # Isolation staff and community workers receive the contacts of their jurisdiction and put them
     # under control; they do not read the cases' investigations.
-    Role.ISOLATION_STAFF: frozenset(_BASE | _PEOPLE | _CONTACTS | {P.TESTING_READ}),
-    Role.SUPPLY_STAFF: frozenset(_BASE | {P.PEOPLE_READ}),
-    Role.CARE_STAFF: frozenset(_BASE | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.TRACING_READ}),
-    Role.PUBLICITY_STAFF: frozenset(_BASE),
-    Role.COMMUNITY_WORKER: frozenset(_BASE | _PEOPLE | _CONTACTS | {P.TESTING_READ, P.TESTING_MARK}),
+    Role.ISOLATION_STAFF: frozenset(_BASE | _PEOPLE | _CONTACTS | _COMMAND | {P.TESTING_READ}),
+    Role.SUPPLY_STAFF: frozenset(_BASE | _COMMAND | {P.PEOPLE_READ}),
+    Role.CARE_STAFF: frozenset(_BASE | _COMMAND | {P.PEOPLE_READ, P.PEOPLE_REVEAL, P.TRACING_READ}),
+    Role.PUBLICITY_STAFF: frozenset(_BASE | _COMMAND),
+    Role.COMMUNITY_WORKER: frozenset(_BASE | _PEOPLE | _CONTACTS | _COMMAND | {P.TESTING_READ, P.TESTING_MARK}),
     # A lab account is bound to its lab (User.facility_id): it reads and imports its own tubes only.
     # No jobs permission: that would show (and re-run) every job of the lab's district; it follows
     # its own uploads through the results pages.
     Role.LAB: frozenset({P.GEO_READ, P.TUBES_READ, P.RESULTS_WRITE}),
-    Role.INSPECTOR: frozenset(_BASE),
+    # Inspectors file the problems of their unannounced inspections (四不两直) into the command lists.
+    Role.INSPECTOR: frozenset(_BASE | _COMMAND),
     Role.VIEWER: frozenset(_BASE),
 }
 

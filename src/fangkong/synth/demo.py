@@ -157,7 +157,16 @@ def load(session: Session, *, seed: int = 2021, households_per_unit: int = 4) ->
                          grants=[RoleGrant(role=demo.role, jurisdiction_code=demo.code)]))
         counts["users"] += 1
     session.flush()
+    counts.update(_command_organisation(session))
     return counts
+
+
+def _command_organisation(session: Session) -> dict[str, int]:
+    """The command module's setup of the demo: headquarters, the standard task forces, two committees."""
+    from fangkong.command import organisation
+
+    return organisation.seed_demo(session, city=CITY[0], city_name=CITY[1],
+                                  districts=[(code, name) for code, name, _ in DISTRICTS])
 
 
 def _populate(session: Session, rng: random.Random, community: str, district: str, cname: str,

@@ -1,0 +1,133 @@
+"""Task templates (标准模板): an event of another module instantiates a standard set of tasks.
+
+A template (in ``standards.toml``) names the event that instantiates it and its tasks; each task goes to
+the event's jurisdiction cut to the task's level, is due a fixed number of hours after the event, and
+is assigned by task force: when the nearest task force of the task's key sits at the task's own level,
+its office is the responsible unit; otherwise the level's own body (community committee, street office,
+headquarters) is responsible and the task force's office co-operates. A task nobody can be found for
+stays a draft, for the level to assign.
+
+Instantiation is idempotent per event: a ``TemplateRun`` row, unique per (template, event), is written
+first, so an event delivered twice (a replay, a retried job) makes nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fangkong.command import organisation, standards
+from fangkong.command.events import TasksInstantiated
+from fangkong.command.models import (
+    OrgUnit,
+    OrgUnitKind,
+    Responsibility,
+    ResponsibilityRole,
+    Task,
+    TaskOrigin,
+    TaskStatus,
+    TemplateRun,
+)
+from fangkong.command.standards import LEVEL_LENGTH, Template, TemplateTask
+from fangkong.core import events
+from fangkong.core.db import utcnow
+from fangkong.core.scope import system_access
+
+# The body of a level that answers for the level's own work.
+LOCAL_KINDS = (OrgUnitKind.COMMUNITY_COMMITTEE, OrgUnitKind.STREET_OFFICE, OrgUnitKind.HEADQUARTERS)
+
+
+def level_code(code: str, level: str) -> str:
+    """``code`` cut to ``level`` (``event``: as it is; a code already shorter stays as it is)."""
+    if level == "event":
+        return code
+    return code[:LEVEL_LENGTH[level]]
+
+
+def local_unit(session: Session, code: str) -> OrgUnit | None:
+    """The body of jurisdiction ``code`` itself: its community committee, street office or headquarters."""
+    return session.execute(select(OrgUnit).where(
+        OrgUnit.jurisdiction_code == code, OrgUnit.kind.in_(LOCAL_KINDS), OrgUnit.is_active.is_(True))
+        .order_by(OrgUnit.id).limit(1)).scalar_one_or_none()
+
+
+def instantiate_for_event(session: Session, event_name: str, event_key: str, jurisdiction_code: str,
+                          at: datetime, *, now: datetime | None = None) -> list[TemplateRun]:
+    """Instantiate every template of ``event_name`` for one event; the runs made (none when done before)."""
+    made = []
+    for template in standards.load().for_event(event_name):
+        run = instantiate(session, template, event_key=event_key, jurisdiction_code=jurisdiction_code, at=at,
+                          now=now)
+        if run is not None:
+            made.append(run)
+    return made
+
+
+def instantiate(session: Session, template: Template, *, event_key: str, jurisdiction_code: str, at: datetime,
+                now: datetime | None = None) -> TemplateRun | None:
+    """Make a template's tasks for one event, once: ``None`` when this event has made them already.
+
+    Runs as the system: the event may come from a lab's upload or a tracer's report, who do not
+    write the command lists, and the tasks belong to whichever levels the template says.
+    """
+    now = now or utcnow()
+    with system_access(session):
+        if session.execute(select(TemplateRun.id).where(TemplateRun.template_key == template.key,
+                                                        TemplateRun.event_key == event_key)).first():
+            return None
+        run = TemplateRun(jurisdiction_code=jurisdiction_code, template_key=template.key, event_name=template.event,
+                          event_key=event_key, event_at=at, created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(run)
+        except IntegrityError:
+            # Another transaction instantiated it for the same event in between.
+            return None
+        tasks = [_task(session, template, spec, run, jurisdiction_code, at, now) for spec in template.tasks]
+        session.flush()
+        events.emit(session, TasksInstantiated(jurisdiction_code=jurisdiction_code, template_key=template.key,
+                                               event_key=event_key, task_ids=tuple(t.id for t in tasks)))
+    return run
+
+
+def _task(session: Session, template: Template, spec: TemplateTask, run: TemplateRun, event_code: str,
+          at: datetime, now: datetime) -> Task:
+    code = level_code(event_code, spec.level)
+    force = organisation.nearest_task_force(session, spec.task_force, code)
+    lines: list[Responsibility] = []
+    if force is not None:
+        if force.lead_leader_user_id or force.lead_leader_name:
+            lines.append(Responsibility(role=ResponsibilityRole.LEAD_LEADER, user_id=force.lead_leader_user_id,
+                                        name=force.lead_leader_name))
+        if force.in_charge_user_id or force.in_charge_name:
+            lines.append(Responsibility(role=ResponsibilityRole.LEADER_IN_CHARGE, user_id=force.in_charge_user_id,
+                                        name=force.in_charge_name))
+    office = force.office_unit_id if force is not None else None
+    local = local_unit(session, code)
+    unit_id: int | None
+    co_unit_id: int | None
+    if force is not None and force.jurisdiction_code == code and office is not None:
+        unit_id, co_unit_id = office, None
+    elif local is not None:
+        unit_id, co_unit_id = local.id, office
+    else:
+        unit_id, co_unit_id = office, None
+    if unit_id is not None:
+        lines.append(Responsibility(role=ResponsibilityRole.RESPONSIBLE_UNIT, unit_id=unit_id))
+    if co_unit_id is not None:
+        lines.append(Responsibility(role=ResponsibilityRole.CO_UNIT, unit_id=co_unit_id))
+    for line in lines:
+        line.jurisdiction_code = code
+    task = Task(jurisdiction_code=code, title=spec.title, description=spec.description, origin=TaskOrigin.TEMPLATE,
+                template_run_id=run.id, template_key=f"{template.key}/{spec.key}",
+                source_key=f"{template.event}:{run.event_key}", task_force_id=force.id if force else None,
+                unit_id=unit_id, starts_at=at, due_at=at + timedelta(hours=spec.due_hours), created_at=now,
+                responsibilities=lines)
+    if unit_id is not None:
+        task.status = TaskStatus.ASSIGNED
+        task.assigned_at = now
+    session.add(task)
+    return task
