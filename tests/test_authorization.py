@@ -993,7 +993,7 @@ def contacts_seen(response: Any, s: Session, w: World, persona: Persona) -> None
 def candidates_in_scope(response: Any, s: Session, w: World, persona: Persona) -> None:
     """The persons offered to report are those the persona reads: the 二道江区 person exactly when in reach."""
     offered = {int(i) for i in re.findall(r'name="person_id" value="(\d+)"', response.text)}
-    codes = dict(s.execute(select(Person.id, Person.jurisdiction_code).where(Person.id.in_(offered))).tuples().all())
+    codes = dict(s.execute(select(Person.id, Person.jurisdiction_code).where(Person.id.in_(offered))).all())
     reach = _reach(s, persona, Permission.PEOPLE_READ)
     assert all(_within(code, reach) for code in codes.values())
     assert (w.edj_person in offered) == _within(EDJ_COMMUNITY, reach)
