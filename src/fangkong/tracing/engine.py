@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -158,10 +159,19 @@ def trace(source: Source, cases: Sequence[CaseInput], rules: TracingRules, *,
     """
     report: Progress = progress or (lambda stage, done, total: None)
     places = _Places.build(_read_table(source.places, ["place_id", "category"]), rules)
-    persons = _Persons.build(_read_table(source.persons, ["person_id", "household_id"]))
     layout = _Layout.scan(source)
-    chosen = _Cases.build(cases, rules, layout.data_end)
+    persons = _Persons.build(_read_table(source.persons, ["person_id", "household_id"]), layout.largest_person)
+    upto = max(layout.largest_person, int(persons.index.ids[-1]) if len(persons.index.ids) else 0)
+    chosen = _Cases.build(cases, rules, layout.data_end, upto)
     loader = _Loader(layout, places, report)
+    try:
+        return _trace(layout, places, persons, chosen, loader, isolations, upto)
+    finally:
+        loader.close()
+
+
+def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, loader: _Loader,
+           isolations: Mapping[int, datetime] | None, upto: int) -> TraceResult:
     isolated = {int(k): _micros(v, f"isolation of {k}") for k, v in (isolations or {}).items()}
 
     # First hop: the cases' households and everyone who shared a place with a case.
@@ -171,14 +181,14 @@ def trace(source: Source, cases: Sequence[CaseInput], rules: TracingRules, *,
         near, far = _case_overlaps(rows, chosen, places)
         close.append(near)
         exposed.append(far)
-    closes = _Closes.build(_Evidence.concat(close), layout.data_end, isolated)
+    closes = _Closes.build(_Evidence.concat(close), chosen, layout.data_end, isolated, upto)
 
     # Second hop: the close contacts' households and everyone who shared a place with one.
     secondary = [_household_secondary(persons, closes, chosen)]
     for rows in loader.components(closes.start, closes.end, "secondary contacts"):
-        secondary.append(_secondary_overlaps(rows, closes, chosen, places))
+        secondary.append(_secondary_overlaps(rows, closes, places))
     secondaries = _Evidence.concat(secondary)
-    loader.release()
+    loader.close()
 
     missing = layout.missing_days(np.concatenate([chosen.start, closes.start]),
                                   np.concatenate([chosen.end, closes.end]))
@@ -237,35 +247,43 @@ def _ints(column: pa.ChunkedArray | pa.Array, null: int = -1) -> Ints:
 
 
 class _IdIndex:
-    """The positions of int64 ids in a sorted array of unique ids (-1 for ids not in it)."""
+    """A value for each of a sorted array of unique int64 ids (by default its position); -1 for other ids.
 
-    def __init__(self, ids: Ints) -> None:
+    Ids from 0 to ``upto`` (the largest id the queries may hold, when known) are looked up in a table
+    indexed by the id: one gather, where a binary search would cost twenty cache misses.
+    """
+
+    def __init__(self, ids: Ints, values: npt.NDArray[np.integer[Any]] | None = None, *, upto: int = 0,
+                 dtype: type[np.integer[Any]] = np.int32) -> None:
         self.ids = ids
-        self._table: npt.NDArray[np.int32] | None = None
-        if len(ids) and ids[0] >= 0 and ids[-1] < DIRECT_IDS:
-            self._table = np.full(int(ids[-1]) + 1, -1, dtype=np.int32)
-            self._table[ids] = np.arange(len(ids), dtype=np.int32)
+        self.values = np.arange(len(ids), dtype=dtype) if values is None else values.astype(dtype)
+        self._table: npt.NDArray[np.integer[Any]] | None = None
+        size = max(int(ids[-1]) if len(ids) else 0, upto) + 1
+        if len(ids) and ids[0] >= 0 and size <= DIRECT_IDS:
+            self._table = np.full(size, -1, dtype=dtype)
+            self._table[ids] = self.values
 
     def find(self, query: Ints) -> npt.NDArray[np.integer[Any]]:
-        """The position of each id of ``query``, or -1."""
+        """The value of each id of ``query``, or -1."""
         if self._table is not None:
             if not len(query) or (query.min() >= 0 and query.max() < len(self._table)):
                 return self._table[query]
             inside = (query >= 0) & (query < len(self._table))
-            found = np.full(len(query), -1, dtype=np.int32)
+            found = np.full(len(query), -1, dtype=self._table.dtype)
             found[inside] = self._table[query[inside]]
             return found
         if not len(self.ids):
             return np.full(len(query), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(self.ids, query), len(self.ids) - 1)
-        return np.where(self.ids[at] == query, at, -1)
+        return np.where(self.ids[at] == query, self.values[at], -1)
 
 
 @dataclass
 class _Places:
     """Places by dense index (their rank by place_id): what an overlap there makes, and how long it must be."""
 
-    index: _IdIndex
+    ids: Ints
+    counted: _IdIndex  # place_id → dense index, for places whose category counts (-1: unknown or nothing)
     kind: npt.NDArray[np.int8]  # NOTHING, CLOSE or EXPOSED
     need: Ints  # shortest overlap that counts, µs (at least 1: an overlap longer than zero)
     category: pa.Array
@@ -282,7 +300,8 @@ class _Places:
                          else NOTHING for c in names], dtype=np.int8)
         need = np.array([max(1, round(rules.close_contact_minutes.get(c or "", 0) * US_PER_MINUTE))
                          for c in names], dtype=np.int64)
-        return cls(index=_IdIndex(ids), kind=kind, need=need, category=category)
+        dense = np.where(kind != NOTHING, np.arange(len(ids)), -1)
+        return cls(ids=ids, counted=_IdIndex(ids, dense, dtype=np.int64), kind=kind, need=need, category=category)
 
 
 @dataclass
@@ -295,14 +314,15 @@ class _Persons:
     households: Ints  # their households, sorted
 
     @classmethod
-    def build(cls, table: pa.Table) -> _Persons:
+    def build(cls, table: pa.Table, upto: int) -> _Persons:
         ids, household = _ints(table["person_id"]), _ints(table["household_id"])
         order = np.argsort(ids, kind="stable")
         ids, household = ids[order], household[order]
         if len(ids) > 1 and (np.diff(ids) == 0).any():
             raise ValueError("persons: a person_id appears twice")
         by = np.argsort(household, kind="stable")
-        return cls(index=_IdIndex(ids), household=household, by_household=ids[by], households=household[by])
+        return cls(index=_IdIndex(ids, upto=upto), household=household, by_household=ids[by],
+                   households=household[by])
 
     def housemates(self, who: Ints) -> tuple[Ints, Ints]:
         """(position in ``who``, person) for every other member of the household of each of ``who``."""
@@ -324,13 +344,10 @@ class _Cases:
     ids: Ints
     start: Ints
     end: Ints
-    index: _IdIndex = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.index = _IdIndex(self.ids)
+    index: _IdIndex
 
     @classmethod
-    def build(cls, cases: Sequence[CaseInput], rules: TracingRules, data_end: int) -> _Cases:
+    def build(cls, cases: Sequence[CaseInput], rules: TracingRules, data_end: int, upto: int) -> _Cases:
         lookback = rules.lookback_days * US_PER_DAY
         ids: list[int] = []
         start: list[int] = []
@@ -350,8 +367,9 @@ class _Cases:
             ids.append(case.person_id)
             start.append(begins)
             end.append(max(begins, ends))
-        return cls(ids=np.array(ids, dtype=np.int64), start=np.array(start, dtype=np.int64),
-                   end=np.array(end, dtype=np.int64))
+        ordered = np.array(ids, dtype=np.int64)
+        return cls(ids=ordered, start=np.array(start, dtype=np.int64), end=np.array(end, dtype=np.int64),
+                   index=_IdIndex(ordered, upto=upto))
 
 
 # -- Reading presence ---------------------------------------------------------------------------------
@@ -365,6 +383,7 @@ class _Partition:
     files: tuple[Path, ...]
     first_in: int  # earliest time in, µs; -NEVER when the files do not say
     last_out: int  # latest time out, µs; NEVER when the files do not say
+    largest_person: int  # the largest person_id; 0 when the files do not say
 
 
 @dataclass
@@ -374,6 +393,11 @@ class _Layout:
     partitions: list[_Partition]  # by day
     days: list[date]
     data_end: int  # µs
+
+    @property
+    def largest_person(self) -> int:
+        """The largest person_id in the presence files, as far as their statistics say."""
+        return max((p.largest_person for p in self.partitions), default=0)
 
     @classmethod
     def scan(cls, source: Source) -> _Layout:
@@ -408,25 +432,32 @@ class _Layout:
 
 
 def _partition(day: date, files: tuple[Path, ...]) -> _Partition:
-    """A partition with the time range of its records, from the row groups' statistics when every one has them."""
-    first_in, last_out = NEVER, -NEVER
+    """A partition with the time range of its records and its largest person id, from the files' statistics."""
+    first_in, last_out, largest_person = NEVER, -NEVER, 0
+    known = True
     for path in files:
         parquet = pq.ParquetFile(path)
         for i in range(parquet.metadata.num_row_groups):
             group = parquet.metadata.row_group(i)
             for j in range(group.num_columns):
                 column = group.column(j)
-                if column.path_in_schema not in ("t_in", "t_out"):
+                name, stats = column.path_in_schema, column.statistics
+                if name not in ("t_in", "t_out", "person_id"):
                     continue
-                kind = parquet.schema_arrow.field(column.path_in_schema).type
-                stats = column.statistics
-                if stats is None or not stats.has_min_max or not pa.types.is_timestamp(kind):
-                    return _Partition(day, files, -NEVER, NEVER)
-                if column.path_in_schema == "t_in":
+                kind = parquet.schema_arrow.field(name).type
+                if stats is None or not stats.has_min_max:
+                    known = known and name == "person_id"
+                elif name == "person_id":
+                    largest_person = max(largest_person, int(stats.max_raw))
+                elif not pa.types.is_timestamp(kind):
+                    known = False
+                elif name == "t_in":
                     first_in = min(first_in, _raw_micros(stats.min_raw, kind.unit))
                 else:
                     last_out = max(last_out, _raw_micros(stats.max_raw, kind.unit))
-    return _Partition(day, files, first_in, last_out)
+    if not known:  # without the time range, the partition may hold anything
+        first_in, last_out = -NEVER, NEVER
+    return _Partition(day, files, first_in, last_out, largest_person)
 
 
 def _raw_micros(raw: int, unit: str) -> int:
@@ -486,13 +517,15 @@ class _Rows:
 
 
 class _Loader:
-    """Reads each partition once, as windows need it, and hands out the records of days searched together."""
+    """Reads each partition once, as windows need it, one partition ahead of the search (reading and
+    decoding Parquet leaves the interpreter free), and hands out the records of days searched together."""
 
     def __init__(self, layout: _Layout, places: _Places, report: Progress) -> None:
         self.layout, self.places, self.report = layout, places, report
         self.loaded: dict[date, _Rows] = {}
         self.rows_read = 0
         self.days_read: set[date] = set()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence")
 
     def components(self, start: Ints, end: Ints, stage: str) -> Iterator[_Rows]:
         """The records of the partitions that the windows [start, end) reach, days that overlap together."""
@@ -506,33 +539,60 @@ class _Loader:
                 groups[-1].append(part)
             else:
                 groups.append([part])
+        upcoming = iter([p for group in groups for p in group if p.day not in self.loaded])
+        reading: dict[date, Future[pa.Table]] = {}
+
+        def read_next() -> None:
+            part = next(upcoming, None)
+            if part is not None:
+                reading[part.day] = self._reader.submit(_read_presence, part)
+
         self.report(stage, 0, len(groups))
         for done, group in enumerate(groups, start=1):
-            yield _Rows.concat([self._load(p) for p in group], len(self.places.kind))
+            for part in group:
+                if part.day in self.loaded:
+                    continue
+                while part.day not in reading:
+                    read_next()
+                table = reading.pop(part.day).result()
+                read_next()
+                self.loaded[part.day] = self._rows(part, table)
+            yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
             self.report(stage, done, len(groups))
 
-    def release(self) -> None:
+    def close(self) -> None:
         self.loaded.clear()
+        self._reader.shutdown(wait=True, cancel_futures=True)
 
-    def _load(self, part: _Partition) -> _Rows:
-        if part.day not in self.loaded:
-            table = pq.read_table(list(part.files), columns=["person_id", "place_id", "t_in", "t_out"])
-            self.rows_read += table.num_rows
-            self.days_read.add(part.day)
-            valid = pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
-                            pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"])))
-            if not pc.all(valid).as_py():
-                table = table.filter(valid)
-            person, place_id = _ints(table["person_id"]), _ints(table["place_id"])
-            t_in, t_out = _ints(table["t_in"]), _ints(table["t_out"])
-            place = self.places.index.find(place_id).astype(np.int64)
-            # Records of unknown places, or places whose category counts for nothing, cannot make a contact.
-            keep = (place >= 0) & (t_out > t_in)
-            keep[keep] = self.places.kind[place[keep]] != NOTHING
-            if not keep.all():
-                person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
-            self.loaded[part.day] = _Rows.sorted(person, place, t_in, t_out, len(self.places.kind))
-        return self.loaded[part.day]
+    def _rows(self, part: _Partition, table: pa.Table) -> _Rows:
+        self.rows_read += table.num_rows
+        self.days_read.add(part.day)
+        if any(column.null_count for column in table.columns):
+            table = table.filter(pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
+                                         pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"]))))
+        person, place_id, t_in, t_out = (_column(table, name) for name in ("person_id", "place_id", "t_in", "t_out"))
+        # Records of unknown places, of places whose category counts for nothing, or of no length cannot
+        # make a contact.
+        place = self.places.counted.find(place_id).astype(np.int64, copy=False)
+        keep = (place >= 0) & (t_out > t_in)
+        if not keep.all():
+            person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
+        return _Rows.sorted(person, place, t_in, t_out, len(self.places.kind))
+
+
+def _read_presence(part: _Partition) -> pa.Table:
+    return pq.read_table(list(part.files), columns=["person_id", "place_id", "t_in", "t_out"])
+
+
+def _column(table: pa.Table, name: str) -> Ints:
+    """An int64 or timestamp column without nulls as int64 (microseconds for times), in one copy."""
+    column = table.column(name)
+    if pa.types.is_timestamp(column.type) and column.type.unit != "us":
+        column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
+    chunks = [c.view(pa.int64()) if pa.types.is_timestamp(c.type) else c.cast(pa.int64()) for c in column.chunks]
+    if not chunks:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([c.to_numpy() for c in chunks])
 
 
 # -- Evidence -----------------------------------------------------------------------------------------
@@ -569,9 +629,9 @@ class _Evidence:
 
     def to_table(self, kind: ContactKind, places: _Places) -> pa.Table:
         household = self.place < 0
-        place_ids = places.index.ids[np.maximum(self.place, 0)] if len(places.index.ids) else self.place
+        place_ids = places.ids[np.maximum(self.place, 0)] if len(places.ids) else self.place
         category = (places.category.take(pa.array(np.maximum(self.place, 0)))
-                    if len(places.index.ids) else pa.nulls(len(self.place), pa.string()))
+                    if len(places.ids) else pa.nulls(len(self.place), pa.string()))
         return pa.table({
             "person_id": self.person,
             "kind": pa.array([kind.value] * len(self.person), pa.string()),
@@ -600,9 +660,11 @@ class _Closes:
     end: Ints
     index: _IdIndex  # over the ids sorted
     rank: Ints  # the position in (case, person) order of each id of index.ids
+    role: _IdIndex  # by person id: the rank of a close contact, -2 for a case, -1 for anyone else
 
     @classmethod
-    def build(cls, close: _Evidence, data_end: int, isolated: Mapping[int, int]) -> _Closes:
+    def build(cls, close: _Evidence, cases: _Cases, data_end: int, isolated: Mapping[int, int],
+              upto: int) -> _Closes:
         chosen = close.take(_pick(close.person, close.order_keys()))
         order = np.lexsort((chosen.person, chosen.case))
         ids, case, start = chosen.person[order], chosen.case[order], chosen.first[order]
@@ -613,8 +675,12 @@ class _Closes:
             times = np.array([isolated[int(k)] for k in np.sort(known)], dtype=np.int64)
             end = np.where(at >= 0, np.minimum(times[np.maximum(at, 0)], data_end), end)
         by_id = np.argsort(ids)
-        return cls(ids=ids, case=case, start=start, end=np.maximum(start, end), index=_IdIndex(ids[by_id]),
-                   rank=by_id)
+        everyone = np.concatenate([ids, cases.ids])
+        order = np.argsort(everyone)
+        roles = np.concatenate([np.arange(len(ids)), np.full(len(cases.ids), -2)])[order]
+        return cls(ids=ids, case=case, start=start, end=np.maximum(start, end),
+                   index=_IdIndex(ids[by_id], upto=upto), rank=by_id,
+                   role=_IdIndex(everyone[order], roles, upto=upto))
 
     def rank_of(self, person: Ints) -> Ints:
         """The (case, person) rank of close contacts given by id."""
@@ -674,7 +740,7 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> tuple[_Eviden
     return pairs.take(near), pairs.take(~near)
 
 
-def _secondary_overlaps(rows: _Rows, closes: _Closes, cases: _Cases, places: _Places) -> _Evidence:
+def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places) -> _Evidence:
     """For each record of anyone else at a close-contact place, the best overlap with a close contact's record.
 
     The close contacts' records (clipped to their windows, long enough) are sorted by (place, time in).
@@ -686,15 +752,14 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, cases: _Cases, places: _Pl
     """
     close_place = places.kind[rows.place] == CLOSE
     need = places.need[rows.place]
-    k = closes.index.find(rows.person)
-    src = np.flatnonzero((k >= 0) & close_place)
-    rank = closes.rank[k[src]]
+    role = closes.role.find(rows.person)
+    src = np.flatnonzero((role >= 0) & close_place)
+    rank = role[src]
     s_in = np.maximum(rows.t_in[src], closes.start[rank])
     s_out = np.minimum(rows.t_out[src], closes.end[rank])
     long_enough = s_out - s_in >= need[src]
     src, rank, s_in, s_out = src[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
-    tgt = np.flatnonzero((k < 0) & close_place & (rows.t_out - rows.t_in >= need)
-                         & (cases.index.find(rows.person) < 0))
+    tgt = np.flatnonzero((role == -1) & close_place & (rows.t_out - rows.t_in >= need))
     if not len(src) or not len(tgt):
         return _Evidence.concat([])
     s_place = rows.place[src]
