@@ -34,6 +34,7 @@ together; the synthetic city's local days never do. A day of records is read onc
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +54,7 @@ from fangkong.rulesets import TracingRules
 from fangkong.synth import dataset, schema
 
 Ints = npt.NDArray[np.int64]
+_T = TypeVar("_T")
 Progress = Callable[[str, int, int], None]
 
 US_PER_MINUTE = 60_000_000
@@ -163,53 +165,66 @@ def trace(source: Source, cases: Sequence[CaseInput], rules: TracingRules, *,
     persons = _Persons.build(_read_table(source.persons, ["person_id", "household_id"]), layout.largest_person)
     upto = max(layout.largest_person, int(persons.index.ids[-1]) if len(persons.index.ids) else 0)
     chosen = _Cases.build(cases, rules, layout.data_end, upto)
-    loader = _Loader(layout, places, report)
+    loader = _Loader(layout, places, report, workers=max(1, min(2, os.cpu_count() or 1)))
     try:
-        return _trace(layout, places, persons, chosen, loader, isolations, upto)
+        return _trace(layout, places, persons, chosen, loader, isolations, upto, report)
     finally:
         loader.close()
 
 
 def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, loader: _Loader,
-           isolations: Mapping[int, datetime] | None, upto: int) -> TraceResult:
+           isolations: Mapping[int, datetime] | None, upto: int, report: Progress) -> TraceResult:
     isolated = {int(k): _micros(v, f"isolation of {k}") for k, v in (isolations or {}).items()}
 
-    # First hop: the cases' households and everyone who shared a place with a case.
-    close = [_household_close(persons, chosen)]
-    exposed: list[_Evidence] = []
-    for rows in loader.components(chosen.start, chosen.end, "close contacts"):
-        near, far = _case_overlaps(rows, chosen, places)
-        close.append(near)
-        exposed.append(far)
-    closes = _Closes.build(_Evidence.concat(close), chosen, layout.data_end, isolated, upto)
+    # Each hop searches two groups of days at a time while the next are read.
+    pool = ThreadPoolExecutor(max_workers=loader.workers, thread_name_prefix="trace")
 
-    # Second hop: the close contacts' households and everyone who shared a place with one.
-    secondary = [_household_secondary(persons, closes, chosen)]
-    for rows in loader.components(closes.start, closes.end, "secondary contacts"):
-        secondary.append(_secondary_overlaps(rows, closes, places))
-    secondaries = _Evidence.concat(secondary)
+    def search(stage: str, start: Ints, end: Ints, step: Callable[[_Presence], _T]) -> Iterator[_T]:
+        groups = loader.plan(start, end)
+        report(stage, 0, len(groups))
+        for done, found in enumerate(pool.map(step, loader.components(groups)), start=1):
+            report(stage, done, len(groups))
+            yield found
+
+    # First hop: the cases' households and everyone who shared a place with a case.
+    def first_hop(presence: _Presence) -> tuple[_Evidence, _Evidence]:
+        return _case_overlaps(presence.close, chosen, places), _case_overlaps(presence.exposed, chosen, places)
+
+    with pool:
+        found = list(search("close contacts", chosen.start, chosen.end, first_hop))
+        loader.forget_exposed()
+        close_all = _Evidence.concat([_household_close(persons, chosen), *(near for near, _ in found)])
+        exposed_all = _Evidence.concat([far for _, far in found])
+        closes = _Closes.build(close_all, chosen, layout.data_end, isolated, upto)
+
+        # Second hop: the close contacts' households and everyone who shared a place with one; the best
+        # evidence of each person is chosen day by day first.
+        def second_hop(presence: _Presence) -> _Evidence:
+            found = _secondary_overlaps(presence.close, closes, places)
+            return found.take(_pick(found.person, found.order_keys(closes.rank_of)))
+
+        secondaries = _Evidence.concat([_household_secondary(persons, closes, chosen),
+                                        *search("secondary contacts", closes.start, closes.end, second_hop)])
     loader.close()
 
     missing = layout.missing_days(np.concatenate([chosen.start, closes.start]),
                                   np.concatenate([chosen.end, closes.end]))
-    close_all, exposed_all = _Evidence.concat(close), _Evidence.concat(exposed)
     rows_of_close = _pick(close_all.person, close_all.order_keys())
     chosen_secondary = secondaries.take(_pick(secondaries.person, secondaries.order_keys(closes.rank_of)))
     stronger = (closes.index.find(exposed_all.person) >= 0) | (
-        _IdIndex(np.sort(chosen_secondary.person)).find(exposed_all.person) >= 0)
+        _IdIndex(np.sort(chosen_secondary.person), upto=upto).find(exposed_all.person) >= 0)
     exposed_only = exposed_all.take(~stronger)
     rows_of_exposed = _pick(exposed_only.person, exposed_only.order_keys())
 
-    contacts = [close_all.take(rows_of_close).to_table(ContactKind.CLOSE, places),
-                chosen_secondary.to_table(ContactKind.SECONDARY, places),
-                exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places)]
-    contacts_table = pa.concat_tables(contacts)
-    contacts_table = contacts_table.take(pc.sort_indices(contacts_table, [("person_id", "ascending")]))
+    contacts = pa.concat_tables([close_all.take(rows_of_close).to_table(ContactKind.CLOSE, places),
+                                 chosen_secondary.to_table(ContactKind.SECONDARY, places),
+                                 exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places)])
+    contacts = contacts.take(pc.sort_indices(contacts, [("person_id", "ascending")]))
     exposures = pa.concat_tables([close_all.to_table(ContactKind.CLOSE, places),
                                   chosen_secondary.to_table(ContactKind.SECONDARY, places),
                                   exposed_all.to_table(ContactKind.EXPOSED, places)])
     return TraceResult(
-        contacts=contacts_table.select(CONTACTS.names).cast(CONTACTS),
+        contacts=contacts.select(CONTACTS.names).cast(CONTACTS),
         exposures=exposures.select(EXPOSURES.names).cast(EXPOSURES),
         missing_days=missing, data_end=_datetime(layout.data_end), days_read=sorted(loader.days_read),
         rows_read=loader.rows_read, cases=len(chosen.ids))
@@ -479,6 +494,11 @@ class _Rows:
     _longest: Ints | None = None
 
     @classmethod
+    def empty(cls) -> _Rows:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, none, none)
+
+    @classmethod
     def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: int) -> _Rows:
         """The records in (place, time in) order; sorting only when they are not already."""
         if not len(person):
@@ -516,19 +536,32 @@ class _Rows:
         return self._longest
 
 
-class _Loader:
-    """Reads each partition once, as windows need it, one partition ahead of the search (reading and
-    decoding Parquet leaves the interpreter free), and hands out the records of days searched together."""
+@dataclass
+class _Presence:
+    """Records at places that count, split by what the place makes of an overlap (each part sorted)."""
 
-    def __init__(self, layout: _Layout, places: _Places, report: Progress) -> None:
-        self.layout, self.places, self.report = layout, places, report
-        self.loaded: dict[date, _Rows] = {}
+    close: _Rows
+    exposed: _Rows
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Presence], places: int) -> _Presence:
+        return cls(_Rows.concat([p.close for p in parts], places), _Rows.concat([p.exposed for p in parts], places))
+
+
+class _Loader:
+    """Reads each partition once, as windows need it, in the background and ahead of the search (Parquet
+    decoding and most of numpy leave the interpreter free), and hands out the records of days searched
+    together."""
+
+    def __init__(self, layout: _Layout, places: _Places, report: Progress, workers: int) -> None:
+        self.layout, self.places, self.report, self.workers = layout, places, report, workers
+        self.loaded: dict[date, _Presence] = {}
         self.rows_read = 0
         self.days_read: set[date] = set()
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="presence")
 
-    def components(self, start: Ints, end: Ints, stage: str) -> Iterator[_Rows]:
-        """The records of the partitions that the windows [start, end) reach, days that overlap together."""
+    def plan(self, start: Ints, end: Ints) -> list[list[_Partition]]:
+        """The partitions that the windows [start, end) reach, in groups of days that overlap."""
         live = start < end
         start, end = start[live], end[live]
         needed = [p for p in self.layout.partitions
@@ -539,34 +572,41 @@ class _Loader:
                 groups[-1].append(part)
             else:
                 groups.append([part])
+        return groups
+
+    def components(self, groups: list[list[_Partition]]) -> Iterator[_Presence]:
+        """The records of each group of days, read in the background a few partitions ahead."""
         upcoming = iter([p for group in groups for p in group if p.day not in self.loaded])
-        reading: dict[date, Future[pa.Table]] = {}
+        reading: dict[date, Future[tuple[int, _Presence]]] = {}
 
         def read_next() -> None:
             part = next(upcoming, None)
             if part is not None:
-                reading[part.day] = self._reader.submit(_read_presence, part)
+                reading[part.day] = self._pool.submit(self._read, part)
 
-        self.report(stage, 0, len(groups))
-        for done, group in enumerate(groups, start=1):
+        for _ in range(self.workers):
+            read_next()
+        for group in groups:
             for part in group:
-                if part.day in self.loaded:
-                    continue
-                while part.day not in reading:
+                if part.day not in self.loaded:
+                    rows, self.loaded[part.day] = reading.pop(part.day).result()
                     read_next()
-                table = reading.pop(part.day).result()
-                read_next()
-                self.loaded[part.day] = self._rows(part, table)
-            yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
-            self.report(stage, done, len(groups))
+                    self.rows_read += rows
+                    self.days_read.add(part.day)
+            yield _Presence.concat([self.loaded[p.day] for p in group], len(self.places.kind))
+
+    def forget_exposed(self) -> None:
+        """Drop the records at places of exposed categories: the second hop does not look at them."""
+        for day, presence in self.loaded.items():
+            self.loaded[day] = _Presence(presence.close, _Rows.empty())
 
     def close(self) -> None:
         self.loaded.clear()
-        self._reader.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _rows(self, part: _Partition, table: pa.Table) -> _Rows:
-        self.rows_read += table.num_rows
-        self.days_read.add(part.day)
+    def _read(self, part: _Partition) -> tuple[int, _Presence]:
+        """The partition's records at places that count, and how many records it held."""
+        table = pq.read_table(list(part.files), columns=["person_id", "place_id", "t_in", "t_out"])
         if any(column.null_count for column in table.columns):
             table = table.filter(pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
                                          pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"]))))
@@ -574,14 +614,13 @@ class _Loader:
         # Records of unknown places, of places whose category counts for nothing, or of no length cannot
         # make a contact.
         place = self.places.counted.find(place_id).astype(np.int64, copy=False)
-        keep = (place >= 0) & (t_out > t_in)
-        if not keep.all():
-            person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
-        return _Rows.sorted(person, place, t_in, t_out, len(self.places.kind))
-
-
-def _read_presence(part: _Partition) -> pa.Table:
-    return pq.read_table(list(part.files), columns=["person_id", "place_id", "t_in", "t_out"])
+        kind = self.places.kind[np.maximum(place, 0)]
+        long = t_out > t_in
+        parts = []
+        for wanted in (CLOSE, EXPOSED):
+            keep = (kind == wanted) & (place >= 0) & long
+            parts.append(_Rows.sorted(person[keep], place[keep], t_in[keep], t_out[keep], len(self.places.kind)))
+        return table.num_rows, _Presence(*parts)
 
 
 def _column(table: pa.Table, name: str) -> Ints:
@@ -710,8 +749,8 @@ def _household_secondary(persons: _Persons, closes: _Closes, cases: _Cases) -> _
                      closes.start[owner], closes.end[owner], closes.end[owner])
 
 
-def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> tuple[_Evidence, _Evidence]:
-    """Every record overlapping a case's record (clipped to the window) long enough: (close, exposed) evidence."""
+def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
+    """Every record overlapping a case's record (clipped to the window) long enough for its place."""
     who = cases.index.find(rows.person)
     mine = np.flatnonzero(who >= 0)
     case = who[mine]
@@ -735,9 +774,7 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> tuple[_Eviden
         owner, other = owner[ok], other[ok]
         found.append(_Evidence(rows.person[other], cases.ids[case[owner]], np.full(len(other), -1, dtype=np.int64),
                                place[owner], first[ok], last[ok], end[owner]))
-    pairs = _Evidence.concat(found)
-    near = places.kind[pairs.place] == CLOSE
-    return pairs.take(near), pairs.take(~near)
+    return _Evidence.concat(found)
 
 
 def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places) -> _Evidence:
@@ -836,11 +873,14 @@ def _dense(ids: Ints) -> tuple[Ints, int]:
 def _pick(group: Ints, keys: Sequence[Ints]) -> Ints:
     """For each group, the position of its row with the smallest keys, compared in order (the first on a tie)."""
     inverse, groups = _dense(group)
-    alive = np.arange(len(group), dtype=np.int64)
+    alive = None
     for key in keys:
-        g, value = inverse[alive], key[alive]
+        g, value = (inverse, key) if alive is None else (inverse[alive], key[alive])
         best = np.full(groups, NEVER, dtype=np.int64)
         np.minimum.at(best, g, value)
-        alive = alive[value == best[g]]
+        ties = np.flatnonzero(value == best[g])
+        alive = ties if alive is None else alive[ties]
+    if alive is None:
+        alive = np.arange(len(group), dtype=np.int64)
     _, first = np.unique(inverse[alive], return_index=True)
     return alive[first]
