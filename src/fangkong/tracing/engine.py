@@ -179,7 +179,7 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
     # Each hop searches two groups of days at a time while the next are read.
     pool = ThreadPoolExecutor(max_workers=loader.workers, thread_name_prefix="trace")
 
-    def search(stage: str, start: Ints, end: Ints, step: Callable[[_Presence], _T]) -> Iterator[_T]:
+    def search(stage: str, start: Ints, end: Ints, step: Callable[[_Rows], _T]) -> Iterator[_T]:
         groups = loader.plan(start, end)
         report(stage, 0, len(groups))
         for done, found in enumerate(pool.map(step, loader.components(groups)), start=1):
@@ -187,21 +187,29 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
             yield found
 
     # First hop: the cases' households and everyone who shared a place with a case.
-    def first_hop(presence: _Presence) -> tuple[_Evidence, _Evidence]:
-        return _case_overlaps(presence.close, chosen, places), _case_overlaps(presence.exposed, chosen, places)
+    def first_hop(rows: _Rows) -> _Evidence:
+        return _case_overlaps(rows, chosen, places)
 
     with pool:
-        found = list(search("close contacts", chosen.start, chosen.end, first_hop))
-        loader.forget_exposed()
-        close_all = _Evidence.concat([_household_close(persons, chosen), *(near for near, _ in found)])
-        exposed_all = _Evidence.concat([far for _, far in found])
+        found = _Evidence.concat(list(search("close contacts", chosen.start, chosen.end, first_hop)))
+        near = places.kind[found.place] == CLOSE
+        close_all = _Evidence.concat([_household_close(persons, chosen), found.take(near)])
+        exposed_all = found.take(~near)
+        del found, near
         closes = _Closes.build(close_all, chosen, layout.data_end, isolated, upto)
 
-        # Second hop: the close contacts' households and everyone who shared a place with one; the best
-        # evidence of each person is chosen day by day first.
-        def second_hop(presence: _Presence) -> _Evidence:
-            found = _secondary_overlaps(presence.close, closes, places)
-            return found.take(_pick(found.person, found.order_keys(closes.rank_of)))
+        # Second hop: the close contacts' households and everyone who shared a place with one. Groups of
+        # days never overlap in time, so evidence found on an earlier one always comes first: who has some
+        # is not searched for again on later ones (a group sees the marks of the groups started before it).
+        found_before = np.zeros(upto + 1 if upto < DIRECT_IDS else 0, dtype=bool)
+
+        def second_hop(rows: _Rows) -> _Evidence:
+            skip = found_before[rows.person] if len(found_before) else None
+            found = _secondary_overlaps(rows, closes, places, skip)
+            best = found.take(_pick(found.person, found.order_keys(closes.rank_of)))
+            if len(found_before):
+                found_before[best.person] = True
+            return best
 
         secondaries = _Evidence.concat([_household_secondary(persons, closes, chosen),
                                         *search("secondary contacts", closes.start, closes.end, second_hop)])
@@ -507,7 +515,9 @@ class _Rows:
         shift = max(1, int(t_out.max()) - origin + 1).bit_length()
         if shift + max(1, places).bit_length() > 62:
             raise ValueError("presence records whose days overlap span too long a time to search together")
-        key = (place << shift) | (t_in - origin)
+        key = np.left_shift(place, shift)
+        key += t_in
+        key -= origin  # (place << shift) | (t_in - origin), with one array allocated
         if len(key) > 1 and not (key[1:] >= key[:-1]).all():
             order = np.argsort(key, kind="stable")  # a few sorted runs (several days) merge quickly
             person, place, t_in, t_out, key = person[order], place[order], t_in[order], t_out[order], key[order]
@@ -536,18 +546,6 @@ class _Rows:
         return self._longest
 
 
-@dataclass
-class _Presence:
-    """Records at places that count, split by what the place makes of an overlap (each part sorted)."""
-
-    close: _Rows
-    exposed: _Rows
-
-    @classmethod
-    def concat(cls, parts: Sequence[_Presence], places: int) -> _Presence:
-        return cls(_Rows.concat([p.close for p in parts], places), _Rows.concat([p.exposed for p in parts], places))
-
-
 class _Loader:
     """Reads each partition once, as windows need it, in the background and ahead of the search (Parquet
     decoding and most of numpy leave the interpreter free), and hands out the records of days searched
@@ -555,7 +553,7 @@ class _Loader:
 
     def __init__(self, layout: _Layout, places: _Places, report: Progress, workers: int) -> None:
         self.layout, self.places, self.report, self.workers = layout, places, report, workers
-        self.loaded: dict[date, _Presence] = {}
+        self.loaded: dict[date, _Rows] = {}
         self.rows_read = 0
         self.days_read: set[date] = set()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="presence")
@@ -574,10 +572,10 @@ class _Loader:
                 groups.append([part])
         return groups
 
-    def components(self, groups: list[list[_Partition]]) -> Iterator[_Presence]:
+    def components(self, groups: list[list[_Partition]]) -> Iterator[_Rows]:
         """The records of each group of days, read in the background a few partitions ahead."""
         upcoming = iter([p for group in groups for p in group if p.day not in self.loaded])
-        reading: dict[date, Future[tuple[int, _Presence]]] = {}
+        reading: dict[date, Future[tuple[int, _Rows]]] = {}
 
         def read_next() -> None:
             part = next(upcoming, None)
@@ -593,18 +591,13 @@ class _Loader:
                     read_next()
                     self.rows_read += rows
                     self.days_read.add(part.day)
-            yield _Presence.concat([self.loaded[p.day] for p in group], len(self.places.kind))
-
-    def forget_exposed(self) -> None:
-        """Drop the records at places of exposed categories: the second hop does not look at them."""
-        for day, presence in self.loaded.items():
-            self.loaded[day] = _Presence(presence.close, _Rows.empty())
+            yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
 
     def close(self) -> None:
         self.loaded.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _read(self, part: _Partition) -> tuple[int, _Presence]:
+    def _read(self, part: _Partition) -> tuple[int, _Rows]:
         """The partition's records at places that count, and how many records it held."""
         table = pq.read_table(list(part.files), columns=["person_id", "place_id", "t_in", "t_out"])
         if any(column.null_count for column in table.columns):
@@ -614,13 +607,10 @@ class _Loader:
         # Records of unknown places, of places whose category counts for nothing, or of no length cannot
         # make a contact.
         place = self.places.counted.find(place_id).astype(np.int64, copy=False)
-        kind = self.places.kind[np.maximum(place, 0)]
-        long = t_out > t_in
-        parts = []
-        for wanted in (CLOSE, EXPOSED):
-            keep = (kind == wanted) & (place >= 0) & long
-            parts.append(_Rows.sorted(person[keep], place[keep], t_in[keep], t_out[keep], len(self.places.kind)))
-        return table.num_rows, _Presence(*parts)
+        keep = (place >= 0) & (t_out > t_in)
+        if not keep.all():
+            person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
+        return table.num_rows, _Rows.sorted(person, place, t_in, t_out, len(self.places.kind))
 
 
 def _column(table: pa.Table, name: str) -> Ints:
@@ -777,7 +767,8 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
     return _Evidence.concat(found)
 
 
-def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places) -> _Evidence:
+def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
+                        skip: npt.NDArray[np.bool_] | None = None) -> _Evidence:
     """For each record of anyone else at a close-contact place, the best overlap with a close contact's record.
 
     The close contacts' records (clipped to their windows, long enough) are sorted by (place, time in).
@@ -796,7 +787,8 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places) -> _Evide
     s_out = np.minimum(rows.t_out[src], closes.end[rank])
     long_enough = s_out - s_in >= need[src]
     src, rank, s_in, s_out = src[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
-    tgt = np.flatnonzero((role == -1) & close_place & (rows.t_out - rows.t_in >= need))
+    wanted = (role == -1) & close_place & (rows.t_out - rows.t_in >= need)
+    tgt = np.flatnonzero(wanted if skip is None else wanted & ~skip)
     if not len(src) or not len(tgt):
         return _Evidence.concat([])
     s_place = rows.place[src]
