@@ -196,7 +196,8 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
         close_all = _Evidence.concat([_household_close(persons, chosen), found.take(near)])
         exposed_all = found.take(~near)
         del found, near
-        closes = _Closes.build(close_all, chosen, layout.data_end, isolated, upto)
+        close_rows = close_all.take(_pick(close_all.person, close_all.order_keys()))
+        closes = _Closes.build(close_rows, chosen, layout.data_end, isolated, upto)
 
         # Second hop: the close contacts' households and everyone who shared a place with one. Groups of
         # days never overlap in time, so evidence found on an earlier one always comes first: who has some
@@ -217,14 +218,13 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
 
     missing = layout.missing_days(np.concatenate([chosen.start, closes.start]),
                                   np.concatenate([chosen.end, closes.end]))
-    rows_of_close = _pick(close_all.person, close_all.order_keys())
     chosen_secondary = secondaries.take(_pick(secondaries.person, secondaries.order_keys(closes.rank_of)))
     stronger = (closes.index.find(exposed_all.person) >= 0) | (
         _IdIndex(np.sort(chosen_secondary.person), upto=upto).find(exposed_all.person) >= 0)
     exposed_only = exposed_all.take(~stronger)
     rows_of_exposed = _pick(exposed_only.person, exposed_only.order_keys())
 
-    contacts = pa.concat_tables([close_all.take(rows_of_close).to_table(ContactKind.CLOSE, places),
+    contacts = pa.concat_tables([close_rows.to_table(ContactKind.CLOSE, places),
                                  chosen_secondary.to_table(ContactKind.SECONDARY, places),
                                  exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places)])
     contacts = contacts.take(pc.sort_indices(contacts, [("person_id", "ascending")]))
@@ -663,7 +663,7 @@ class _Evidence:
                     if len(places.ids) else pa.nulls(len(self.place), pa.string()))
         return pa.table({
             "person_id": self.person,
-            "kind": pa.array([kind.value] * len(self.person), pa.string()),
+            "kind": pa.repeat(pa.scalar(kind.value, pa.string()), len(self.person)),
             "case_person_id": self.case,
             "via_person_id": pa.array(self.via, mask=self.via < 0),
             "place_id": pa.array(place_ids, mask=household),
@@ -692,9 +692,9 @@ class _Closes:
     role: _IdIndex  # by person id: the rank of a close contact, -2 for a case, -1 for anyone else
 
     @classmethod
-    def build(cls, close: _Evidence, cases: _Cases, data_end: int, isolated: Mapping[int, int],
+    def build(cls, chosen: _Evidence, cases: _Cases, data_end: int, isolated: Mapping[int, int],
               upto: int) -> _Closes:
-        chosen = close.take(_pick(close.person, close.order_keys()))
+        """From each close contact's row (``chosen``): their case, and their window from its first exposure."""
         order = np.lexsort((chosen.person, chosen.case))
         ids, case, start = chosen.person[order], chosen.case[order], chosen.first[order]
         end = np.full(len(ids), data_end, dtype=np.int64)
