@@ -28,8 +28,12 @@ and both hops are searches in that order rather than joins:
   close contact present when they came in who stayed the latest (a running maximum), or else the
   next close contact to come in. No pair is formed.
 
-Days whose records can overlap (a partition's time range reaching into another's) are searched
-together; the synthetic city's local days never do. A day of records is read once.
+A partition is read once, by two threads a partition or two ahead of the search (Parquet decoding
+and most numpy work leave the interpreter free), and only when a window reaches its time range (from
+the files' statistics). Days whose records can overlap (a partition's time range reaching into
+another's) are searched together; the synthetic city's local days never do. Groups of days are
+searched two at a time; as groups do not overlap in time, a person with secondary evidence on an
+earlier day is not searched for on later ones. docs/tracing.md tells the rules and the measurements.
 """
 
 from __future__ import annotations
@@ -154,10 +158,12 @@ def trace(source: Source, cases: Sequence[CaseInput], rules: TracingRules, *,
     ``isolations`` says when contacts (not cases) were isolated: it ends a close contact's own window.
     Each contact's row is the evidence of their earliest exposure of their kind; ties go to the
     source who stayed the latest (``source_until``), then the smallest case id, close contact id
-    and place id (households first), then the longest. ``exposures`` holds every piece of close and exposed
-    evidence; a secondary contact's links to close contacts number billions at city scale, so it
-    holds their chosen one only. ``ValueError`` for a case listed twice, a naive time, or a case
-    isolated before their window starts.
+    and place id (households first), then the longest. ``exposures`` holds every piece of close and
+    exposed evidence; a secondary contact's links to close contacts number billions at city scale,
+    so it holds their chosen one only. A person missing from ``source.persons`` can still be a
+    contact (without a household). ``progress(stage, done, total)`` is called from the calling
+    thread. ``ValueError`` for a case listed twice, a naive time, or a case isolated before their
+    window starts.
     """
     report: Progress = progress or (lambda stage, done, total: None)
     places = _Places.build(_read_table(source.places, ["place_id", "category"]), rules)
@@ -574,7 +580,8 @@ class _Loader:
 
     def components(self, groups: list[list[_Partition]]) -> Iterator[_Rows]:
         """The records of each group of days, read in the background a few partitions ahead."""
-        upcoming = iter([p for group in groups for p in group if p.day not in self.loaded])
+        unread = [p for group in groups for p in group if p.day not in self.loaded]
+        upcoming = iter(unread)
         reading: dict[date, Future[tuple[int, _Rows]]] = {}
 
         def read_next() -> None:
@@ -584,6 +591,8 @@ class _Loader:
 
         for _ in range(self.workers):
             read_next()
+        if unread:
+            self.report("reading presence", 0, len(unread))
         for group in groups:
             for part in group:
                 if part.day not in self.loaded:
@@ -591,6 +600,7 @@ class _Loader:
                     read_next()
                     self.rows_read += rows
                     self.days_read.add(part.day)
+                    self.report("reading presence", len(self.days_read & {p.day for p in unread}), len(unread))
             yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
 
     def close(self) -> None:
