@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--ruleset", default="protocol-8")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-literal-scan", action="store_true", help="skip the slow interval-arithmetic scan")
+    parser.add_argument("--write-cases", type=Path, metavar="CSV",
+                        help="only write the cases as a CSV for `fangkong trace --cases`, and stop")
     args = parser.parse_args()
     rules = rulesets.load(args.ruleset).tracing
 
@@ -64,6 +66,9 @@ def main() -> None:
         write_dataset(args.data, scenario="tonghua-2021", population=args.population, days=args.days, seed=args.seed)
         print(f"  written in {time.perf_counter() - begin:.1f} s")
     manifest = read_manifest(args.data)
+    if args.write_cases:
+        write_cases(args.write_cases, pick_cases(args.data, args.cases, args.seed)[0])
+        return
     presence = f"{args.data}/presence/*/*.parquet"
     print(f"machine: {os.cpu_count()} cores, {_memory_gib():.1f} GiB; load average at start "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -141,6 +146,18 @@ def pick_cases(folder: Path, wanted: int, seed: int) -> tuple[list[CaseInput], l
         reported = start + timedelta(days=2) + (span - timedelta(days=2)) * float(rng.random())
         filled.append(CaseInput(int(person), None, reported, reported + ISOLATED_AFTER_REPORT))
     return true_cases + filled, true_cases
+
+
+def write_cases(path: Path, cases: list[CaseInput]) -> None:
+    """The cases in the CSV format of ``fangkong trace --cases`` (times to the second)."""
+
+    def iso(moment: datetime | None) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+    lines = ["person_id,onset_at,sampled_at,isolated_at"]
+    lines += [f"{c.person_id},{iso(c.onset_at)},{iso(c.sampled_at)},{iso(c.isolated_at)}" for c in cases]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {len(cases):,} cases to {path}")
 
 
 def score(folder: Path, true_cases: list[CaseInput], rules: rulesets.TracingRules) -> None:
