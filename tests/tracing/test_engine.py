@@ -328,3 +328,19 @@ def test_a_synthetic_dataset_is_read_with_its_manifest_days(tmp_path: Path) -> N
     assert result.rows_read == sum(pq.read_metadata(folder / presence_path(day)).num_rows for day in reached)
     assert result.counts[ContactKind.CLOSE] > 0
     assert set(result.contacts["kind"].to_pylist()) <= {k.value for k in ContactKind}
+
+
+def test_a_visitor_missing_from_the_register_is_a_contact_even_without_file_statistics(tmp_path: Path) -> None:
+    visitor = 9_999_999  # beyond every registered id
+    city = town().visit(ZHANG, BUS, at(1, "08:00"), at(1, "08:30")).visit(visitor, BUS, at(1, "08:10"), at(1, "09:00"))
+    city.visit(visitor, RESTAURANT, at(1, "12:00"), at(1, "13:00"))
+    city.visit(ZHAO, RESTAURANT, at(1, "12:00"), at(1, "13:00"))
+    source = city.write(tmp_path / "city")
+    with_statistics = trace(source, [case()], PROTOCOL_8)
+    for part in Path(source.presence).glob("day=*/*.parquet"):
+        pq.write_table(pq.read_table(part), part, write_statistics=False)
+    without = trace(source, [case()], PROTOCOL_8)
+    assert kinds(without) == {LI: "close", visitor: "close", ZHAO: "secondary"}
+    assert without.contacts.equals(with_statistics.contacts)
+    # Days 0, 2 and 3 hold no record (their files say so, statistics or not): only day 1 is read.
+    assert with_statistics.days_read == without.days_read == [FIRST_DAY + timedelta(days=1)]

@@ -211,10 +211,11 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
         found_before = np.zeros(upto + 1 if upto < DIRECT_IDS else 0, dtype=bool)
 
         def second_hop(rows: _Rows) -> _Evidence:
-            skip = found_before[rows.person] if len(found_before) else None
-            found = _secondary_overlaps(rows, closes, places, skip)
+            # Only when every id of the day indexes the marks (the files' statistics may not have said).
+            marked = len(rows.person) > 0 and rows.person.min() >= 0 and rows.person.max() < len(found_before)
+            found = _secondary_overlaps(rows, closes, places, found_before[rows.person] if marked else None)
             best = found.take(_pick(found.person, found.order_keys(closes.rank_of)))
-            if len(found_before):
+            if marked:
                 found_before[best.person] = True
             return best
 
@@ -468,6 +469,8 @@ def _partition(day: date, files: tuple[Path, ...]) -> _Partition:
         parquet = pq.ParquetFile(path)
         for i in range(parquet.metadata.num_row_groups):
             group = parquet.metadata.row_group(i)
+            if group.num_rows == 0:
+                continue
             for j in range(group.num_columns):
                 column = group.column(j)
                 name, stats = column.path_in_schema, column.statistics
