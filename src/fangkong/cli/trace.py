@@ -64,9 +64,10 @@ def trace(
         source = Source.from_dataset(data)
     except DatasetError as exc:
         raise bad_input(str(exc)) from None
-    if not Path(source.presence).is_dir() or not isinstance(source.persons, Path) or not source.persons.is_file():
-        raise bad_input(f"{data} is not a dataset folder: it needs presence/ and persons.parquet")
-    known = np.sort(pq.read_table(source.persons, columns=["person_id"])["person_id"].to_numpy())
+    needed = [Path(source.presence), Path(str(source.persons)), Path(str(source.places))]
+    if not needed[0].is_dir() or not all(path.is_file() for path in needed[1:]):
+        raise bad_input(f"{data} is not a dataset folder: it needs presence/, persons.parquet and places.parquet")
+    known = np.sort(pq.read_table(needed[1], columns=["person_id"])["person_id"].to_numpy())
     try:
         cases = read_cases(cases_file, known, rules.tracing.lookback_days)
         isolations = read_isolations(isolations_file, known) if isolations_file else {}
