@@ -511,11 +511,6 @@ class _Rows:
     _longest: Ints | None = None
 
     @classmethod
-    def empty(cls) -> _Rows:
-        none = np.zeros(0, dtype=np.int64)
-        return cls(none, none, none, none)
-
-    @classmethod
     def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: int) -> _Rows:
         """The records in (place, time in) order; sorting only when they are not already."""
         if not len(person):
