@@ -1,4 +1,4 @@
-"""The ``fangkong`` command: serve, migrate, load the demo, manage users and tokens, run jobs, testing."""
+"""The ``fangkong`` command: serve, migrate, load the demo, manage users and tokens, run jobs, testing, tracing."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from fangkong.cli import testing as testing_cli
+from fangkong.cli import trace as trace_cli
 from fangkong.cli import tracing as tracing_cli
 from fangkong.config import get_settings
 from fangkong.core.auth import Role
@@ -32,6 +33,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(testing_cli.app, name="testing")
 app.add_typer(tracing_cli.app, name="tracing")
+app.command("trace")(trace_cli.trace)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

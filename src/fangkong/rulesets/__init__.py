@@ -40,26 +40,28 @@ class TestingRules(BaseModel):
 
 
 class TracingRules(BaseModel):
-    """Tracing: the infectious window, which overlaps make a contact, and the clocks of the loop."""
+    """Contact tracing (流调): the case's look-back, who counts as a close or exposed contact, and the clocks."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lookback_days: float = Field(ge=0)
-    # Place category (as in the presence data) → the shortest continuous overlap, in minutes, that
-    # makes a close contact there (0: any overlap longer than zero).
+    lookback_days: int = Field(ge=0)
+    # Place categories where sharing the place with a case makes a close contact (密接), with the
+    # shortest continuous overlap that does (0: any overlap at all).
     close_contact_minutes: dict[str, float]
+    # Place categories where sharing the place with a case makes a person exposed (涉疫场所暴露).
     exposed_categories: tuple[str, ...]
     core_info_hours: float = Field(gt=0)
     report_hours: float = Field(gt=0)
     contact_control_hours: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _kinds_apart(self) -> TracingRules:
-        both = set(self.close_contact_minutes) & set(self.exposed_categories)
+    def _categories_disjoint(self) -> TracingRules:
+        for category, minutes in self.close_contact_minutes.items():
+            if minutes < 0:
+                raise ValueError(f"close_contact_minutes of {category} is negative: {minutes}")
+        both = sorted(set(self.close_contact_minutes) & set(self.exposed_categories))
         if both:
-            raise ValueError(f"categories both close and exposed: {', '.join(sorted(both))}")
-        if any(m < 0 for m in self.close_contact_minutes.values()):
-            raise ValueError("close_contact_minutes must not be negative")
+            raise ValueError(f"categories both close and exposed: {', '.join(both)}")
         return self
 
 

@@ -163,7 +163,7 @@ def _store(session: Session, run: TracingRun, found: list[dict[str, Any]], case_
         existing: dict[int, Contact] = {}
         for part in chunks(person_ids):
             where.update(session.execute(select(Person.id, Person.jurisdiction_code)
-                                         .where(Person.id.in_(part))))
+                                         .where(Person.id.in_(part))).all())
             existing.update((c.person_id, c) for c in session.execute(
                 select(Contact).where(Contact.person_id.in_(part))).scalars())
         due = now + timedelta(hours=control_hours)

@@ -1,0 +1,886 @@
+"""The contact engine (流调): who was in contact with the cases, of which kind, and the evidence for each.
+
+``trace`` reads presence records (场所码 check-ins: person, place, time in, time out) in the layout
+of ``fangkong.synth.schema`` and classifies every person once, by the strongest kind that applies:
+
+- a case's window starts ``lookback_days`` before symptom onset (before the first positive sample
+  when there is none) and ends when the case was isolated, or at the end of the data;
+- close contact (密接): a member of the case's household, or anyone whose record at a place of a
+  close-contact category overlaps one of the case's records there (clipped to the window) in one
+  continuous overlap at least the category's minimum long (a minimum of 0: any overlap at all);
+- secondary contact (次密接): the same, with a close contact in place of the case, over the close
+  contact's own window: from their earliest exposure to a case until they were isolated;
+- exposed at a place (涉疫场所暴露): any overlap with a case's record at a place of an exposed category.
+
+Cases are never contacts; exposed persons have no contacts of their own. Overlap of [a1, a2) and
+[b1, b2) is min(a2, b2) - max(a1, b1); times are microseconds since the epoch throughout.
+
+How. A join on place alone is quadratic at a market with hundreds of thousands of check-ins, and at
+city scale the second hop is a billion overlapping pairs (every bus rider is a close contact of
+someone). So each day's records are kept sorted by (place, time in), as the generator writes them,
+and both hops are searches in that order rather than joins:
+
+- first hop: for each record of a case, the records that can overlap it are those of the place that
+  came in before it left and no earlier than it came in minus the place's longest stay: one binary
+  search at each end, then the exact overlap of each candidate pair (every pair is evidence);
+- second hop: for each record of anyone else at a place of a close-contact category, two binary
+  searches into the close contacts' records sorted the same way find the best evidence at once: the
+  close contact present when they came in who stayed the latest (a running maximum), or else the
+  next close contact to come in. No pair is formed.
+
+A partition is read once, by two threads a partition or two ahead of the search (Parquet decoding
+and most numpy work leave the interpreter free), and only when a window reaches its time range (from
+the files' statistics). Days whose records can overlap (a partition's time range reaching into
+another's) are searched together; the synthetic city's local days never do. Groups of days are
+searched two at a time; as groups do not overlap in time, a person with secondary evidence on an
+earlier day is not searched for on later ones. docs/tracing.md tells the rules and the measurements.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fangkong.rulesets import TracingRules
+from fangkong.synth import dataset, schema
+
+Ints = npt.NDArray[np.int64]
+_T = TypeVar("_T")
+Progress = Callable[[str, int, int], None]
+
+US_PER_MINUTE = 60_000_000
+US_PER_DAY = 86_400_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NEVER = np.iinfo(np.int64).max
+PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+# Candidate pairs of the first hop expanded at once: bounds the memory of one step to a few hundred MB.
+CHUNK = 4_000_000
+# Ids from 0 up to this are looked up in a table indexed by the id; others by binary search.
+DIRECT_IDS = 1 << 27
+# What a place's category makes of an overlap there.
+NOTHING, CLOSE, EXPOSED = 0, 1, 2
+
+
+class ContactKind(StrEnum):
+    """The kinds of contact, strongest first."""
+
+    CLOSE = "close"  # 密接
+    SECONDARY = "secondary"  # 次密接
+    EXPOSED = "exposed"  # 涉疫场所暴露
+
+
+CONTACTS = pa.schema([
+    ("person_id", pa.int64()),
+    ("kind", pa.string()),  # a ContactKind
+    ("case_person_id", pa.int64()),
+    ("via_person_id", pa.int64()),  # the close contact, for a secondary contact; else null
+    ("place_id", pa.int64()),  # null for a household
+    ("first_exposure", schema.UTC_TS),
+    ("last_exposure", schema.UTC_TS),
+])
+
+EXPOSURES = pa.schema([
+    *CONTACTS,
+    ("category", pa.string()),  # of the place; null for a household
+    ("minutes", pa.float64()),  # last_exposure - first_exposure
+    # When the source (the case, or the close contact for a secondary contact) left: their record
+    # clipped to their window, or their window's end for a household. Breaks ties (see trace).
+    ("source_until", schema.UTC_TS),
+])
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """A case to trace: who, and the times that bound their window (all aware datetimes)."""
+
+    person_id: int
+    onset_at: datetime | None  # symptom onset; None for a case without symptoms
+    sampled_at: datetime  # the first positive sample
+    isolated_at: datetime | None  # None while not isolated
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the presence records and the two lookups come from."""
+
+    presence: Path  # a folder of day=YYYY-MM-DD/ partitions of schema.PRESENCE files
+    persons: Path | pa.Table  # person_id, household_id
+    places: Path | pa.Table  # place_id, category (schema.PLACE_CATEGORIES)
+    days: tuple[date, ...] | None = None  # the days the data should cover; None: the partitions found
+
+    @classmethod
+    def from_dataset(cls, folder: Path) -> Source:
+        """The files of a dataset written by ``fangkong synth``, with its days from the manifest when present."""
+        folder = Path(folder)
+        days = None
+        if (folder / dataset.MANIFEST).is_file():
+            days = tuple(dataset.read_manifest(folder).presence_days)
+        return cls(presence=folder / dataset.PRESENCE, persons=folder / "persons.parquet",
+                   places=folder / "places.parquet", days=days)
+
+
+@dataclass
+class TraceResult:
+    """The contacts of a set of cases, one row each (CONTACTS), and the evidence behind them (EXPOSURES)."""
+
+    contacts: pa.Table
+    exposures: pa.Table
+    missing_days: list[date]  # days inside a case's or close contact's window with no presence partition
+    data_end: datetime  # midnight UTC after the last day of data
+    days_read: list[date]
+    rows_read: int  # presence records read
+    cases: int
+
+    @property
+    def counts(self) -> dict[ContactKind, int]:
+        """Contacts of each kind."""
+        found = {row["values"]: row["counts"] for row in pc.value_counts(self.contacts["kind"]).to_pylist()}
+        return {kind: int(found.get(kind.value, 0)) for kind in ContactKind}
+
+
+def trace(source: Source, cases: Sequence[CaseInput], rules: TracingRules, *,
+          isolations: Mapping[int, datetime] | None = None, progress: Progress | None = None) -> TraceResult:
+    """Find the close, secondary and exposed contacts of ``cases`` in ``source``'s presence records.
+
+    ``isolations`` says when contacts (not cases) were isolated: it ends a close contact's own window.
+    Each contact's row is the evidence of their earliest exposure of their kind; ties go to the
+    source who stayed the latest (``source_until``), then the smallest case id, close contact id
+    and place id (households first), then the longest. ``exposures`` holds every piece of close and
+    exposed evidence; a secondary contact's links to close contacts number billions at city scale,
+    so it holds their chosen one only. A person missing from ``source.persons`` can still be a
+    contact (without a household). ``progress(stage, done, total)`` is called from the calling
+    thread. ``ValueError`` for a case listed twice, a naive time, or a case isolated before their
+    window starts.
+    """
+    report: Progress = progress or (lambda stage, done, total: None)
+    places = _Places.build(_read_table(source.places, ["place_id", "category"]), rules)
+    layout = _Layout.scan(source)
+    persons = _Persons.build(_read_table(source.persons, ["person_id", "household_id"]), layout.largest_person)
+    upto = max(layout.largest_person, int(persons.index.ids[-1]) if len(persons.index.ids) else 0)
+    chosen = _Cases.build(cases, rules, layout.data_end, upto)
+    loader = _Loader(layout, places, report, workers=max(1, min(2, os.cpu_count() or 1)))
+    try:
+        return _trace(layout, places, persons, chosen, loader, isolations, upto, report)
+    finally:
+        loader.close()
+
+
+def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, loader: _Loader,
+           isolations: Mapping[int, datetime] | None, upto: int, report: Progress) -> TraceResult:
+    isolated = {int(k): _micros(v, f"isolation of {k}") for k, v in (isolations or {}).items()}
+
+    # Each hop searches two groups of days at a time while the next are read.
+    pool = ThreadPoolExecutor(max_workers=loader.workers, thread_name_prefix="trace")
+
+    def search(stage: str, start: Ints, end: Ints, step: Callable[[_Rows], _T]) -> Iterator[_T]:
+        groups = loader.plan(start, end)
+        report(stage, 0, len(groups))
+        for done, found in enumerate(pool.map(step, loader.components(groups)), start=1):
+            report(stage, done, len(groups))
+            yield found
+
+    # First hop: the cases' households and everyone who shared a place with a case.
+    def first_hop(rows: _Rows) -> _Evidence:
+        return _case_overlaps(rows, chosen, places)
+
+    with pool:
+        found = _Evidence.concat(list(search("close contacts", chosen.start, chosen.end, first_hop)))
+        near = places.kind[found.place] == CLOSE
+        close_all = _Evidence.concat([_household_close(persons, chosen), found.take(near)])
+        exposed_all = found.take(~near)
+        del found, near
+        close_rows = close_all.take(_pick(close_all.person, close_all.order_keys()))
+        closes = _Closes.build(close_rows, chosen, layout.data_end, isolated, upto)
+
+        # Second hop: the close contacts' households and everyone who shared a place with one. Groups of
+        # days never overlap in time, so evidence found on an earlier one always comes first: who has some
+        # is not searched for again on later ones (a group sees the marks of the groups started before it).
+        found_before = np.zeros(upto + 1 if upto < DIRECT_IDS else 0, dtype=bool)
+
+        def second_hop(rows: _Rows) -> _Evidence:
+            # Only when every id of the day indexes the marks (the files' statistics may not have said).
+            marked = len(rows.person) > 0 and rows.person.min() >= 0 and rows.person.max() < len(found_before)
+            found = _secondary_overlaps(rows, closes, places, found_before[rows.person] if marked else None)
+            best = found.take(_pick(found.person, found.order_keys(closes.rank_of)))
+            if marked:
+                found_before[best.person] = True
+            return best
+
+        secondaries = _Evidence.concat([_household_secondary(persons, closes, chosen),
+                                        *search("secondary contacts", closes.start, closes.end, second_hop)])
+    loader.close()
+
+    missing = layout.missing_days(np.concatenate([chosen.start, closes.start]),
+                                  np.concatenate([chosen.end, closes.end]))
+    chosen_secondary = secondaries.take(_pick(secondaries.person, secondaries.order_keys(closes.rank_of)))
+    stronger = (closes.index.find(exposed_all.person) >= 0) | (
+        _IdIndex(np.sort(chosen_secondary.person), upto=upto).find(exposed_all.person) >= 0)
+    exposed_only = exposed_all.take(~stronger)
+    rows_of_exposed = _pick(exposed_only.person, exposed_only.order_keys())
+
+    contacts = pa.concat_tables([close_rows.to_table(ContactKind.CLOSE, places),
+                                 chosen_secondary.to_table(ContactKind.SECONDARY, places),
+                                 exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places)])
+    contacts = contacts.take(pc.sort_indices(contacts, [("person_id", "ascending")]))
+    exposures = pa.concat_tables([close_all.to_table(ContactKind.CLOSE, places),
+                                  chosen_secondary.to_table(ContactKind.SECONDARY, places),
+                                  exposed_all.to_table(ContactKind.EXPOSED, places)])
+    return TraceResult(
+        contacts=contacts.select(CONTACTS.names).cast(CONTACTS),
+        exposures=exposures.select(EXPOSURES.names).cast(EXPOSURES),
+        missing_days=missing, data_end=_datetime(layout.data_end), days_read=sorted(loader.days_read),
+        rows_read=loader.rows_read, cases=len(chosen.ids))
+
+
+# -- The inputs -------------------------------------------------------------------------------------
+
+
+def _micros(moment: datetime, what: str) -> int:
+    """Microseconds since the epoch of an aware datetime."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what}: {moment.isoformat()} has no time zone")
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def _datetime(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=int(micros))
+
+
+def _read_table(table: Path | pa.Table, columns: list[str]) -> pa.Table:
+    """The columns of a lookup given as a table or as a Parquet file."""
+    if isinstance(table, pa.Table):
+        return table.select(columns)
+    return pq.read_table(table, columns=columns)
+
+
+def _ints(column: pa.ChunkedArray | pa.Array, null: int = -1) -> Ints:
+    """An integer or timestamp column as int64, nulls as ``null``."""
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.timestamp("us", tz="UTC"), safe=False)
+    column = column.cast(pa.int64())
+    if column.null_count:
+        column = pc.fill_null(column, null)
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+class _IdIndex:
+    """A value for each of a sorted array of unique int64 ids (by default its position); -1 for other ids.
+
+    Ids from 0 to ``upto`` (the largest id the queries may hold, when known) are looked up in a table
+    indexed by the id: one gather, where a binary search would cost twenty cache misses.
+    """
+
+    def __init__(self, ids: Ints, values: npt.NDArray[np.integer[Any]] | None = None, *, upto: int = 0,
+                 dtype: type[np.integer[Any]] = np.int32) -> None:
+        self.ids = ids
+        self.values = np.arange(len(ids), dtype=dtype) if values is None else values.astype(dtype)
+        self._table: npt.NDArray[np.integer[Any]] | None = None
+        size = max(int(ids[-1]) if len(ids) else 0, upto) + 1
+        if len(ids) and ids[0] >= 0 and size <= DIRECT_IDS:
+            self._table = np.full(size, -1, dtype=dtype)
+            self._table[ids] = self.values
+
+    def find(self, query: Ints) -> npt.NDArray[np.integer[Any]]:
+        """The value of each id of ``query``, or -1."""
+        if self._table is not None:
+            if not len(query) or (query.min() >= 0 and query.max() < len(self._table)):
+                return self._table[query]
+            inside = (query >= 0) & (query < len(self._table))
+            found = np.full(len(query), -1, dtype=self._table.dtype)
+            found[inside] = self._table[query[inside]]
+            return found
+        if not len(self.ids):
+            return np.full(len(query), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.ids, query), len(self.ids) - 1)
+        return np.where(self.ids[at] == query, self.values[at], -1)
+
+
+@dataclass
+class _Places:
+    """Places by dense index (their rank by place_id): what an overlap there makes, and how long it must be."""
+
+    ids: Ints
+    counted: _IdIndex  # place_id → dense index, for places whose category counts (-1: unknown or nothing)
+    kind: npt.NDArray[np.int8]  # NOTHING, CLOSE or EXPOSED
+    need: Ints  # shortest overlap that counts, µs (at least 1: an overlap longer than zero)
+    category: pa.Array
+
+    @classmethod
+    def build(cls, table: pa.Table, rules: TracingRules) -> _Places:
+        table = table.take(pc.sort_indices(table, [("place_id", "ascending")]))
+        ids = _ints(table["place_id"])
+        if len(ids) > 1 and (np.diff(ids) == 0).any():
+            raise ValueError("places: a place_id appears twice")
+        category = table["category"].combine_chunks()
+        names = category.to_pylist()
+        kind = np.array([CLOSE if c in rules.close_contact_minutes else EXPOSED if c in rules.exposed_categories
+                         else NOTHING for c in names], dtype=np.int8)
+        need = np.array([max(1, round(rules.close_contact_minutes.get(c or "", 0) * US_PER_MINUTE))
+                         for c in names], dtype=np.int64)
+        dense = np.where(kind != NOTHING, np.arange(len(ids)), -1)
+        return cls(ids=ids, counted=_IdIndex(ids, dense, dtype=np.int64), kind=kind, need=need, category=category)
+
+
+@dataclass
+class _Persons:
+    """Who lives with whom: person ids with their household, and the same sorted by household."""
+
+    index: _IdIndex
+    household: Ints  # by position in index.ids; -1 for none
+    by_household: Ints  # person ids in household order
+    households: Ints  # their households, sorted
+
+    @classmethod
+    def build(cls, table: pa.Table, upto: int) -> _Persons:
+        ids, household = _ints(table["person_id"]), _ints(table["household_id"])
+        order = np.argsort(ids, kind="stable")
+        ids, household = ids[order], household[order]
+        if len(ids) > 1 and (np.diff(ids) == 0).any():
+            raise ValueError("persons: a person_id appears twice")
+        by = np.argsort(household, kind="stable")
+        return cls(index=_IdIndex(ids, upto=upto), household=household, by_household=ids[by],
+                   households=household[by])
+
+    def housemates(self, who: Ints) -> tuple[Ints, Ints]:
+        """(position in ``who``, person) for every other member of the household of each of ``who``."""
+        at = self.index.find(who)
+        household = np.where(at >= 0, self.household[np.maximum(at, 0)], -1)
+        known = np.flatnonzero(household >= 0)
+        lo = np.searchsorted(self.households, household[known], "left")
+        hi = np.searchsorted(self.households, household[known], "right")
+        owner, member = _expand(lo, hi)
+        owner, member = known[owner], self.by_household[member]
+        other = member != who[owner]
+        return owner[other], member[other]
+
+
+@dataclass
+class _Cases:
+    """The cases in id order and their windows [start, end), µs."""
+
+    ids: Ints
+    start: Ints
+    end: Ints
+    index: _IdIndex
+
+    @classmethod
+    def build(cls, cases: Sequence[CaseInput], rules: TracingRules, data_end: int, upto: int) -> _Cases:
+        lookback = rules.lookback_days * US_PER_DAY
+        ids: list[int] = []
+        start: list[int] = []
+        end: list[int] = []
+        for case in sorted(cases, key=lambda c: c.person_id):
+            if ids and ids[-1] == case.person_id:
+                raise ValueError(f"case {case.person_id} is listed twice")
+            begins = _micros(case.onset_at or case.sampled_at, f"case {case.person_id}") - lookback
+            _micros(case.sampled_at, f"case {case.person_id}")
+            ends = data_end
+            if case.isolated_at is not None:
+                isolated = _micros(case.isolated_at, f"case {case.person_id}")
+                if isolated < begins:
+                    raise ValueError(f"case {case.person_id} was isolated at {case.isolated_at.isoformat()}, "
+                                     f"before their window starts at {_datetime(begins).isoformat()}")
+                ends = min(isolated, data_end)
+            ids.append(case.person_id)
+            start.append(begins)
+            end.append(max(begins, ends))
+        ordered = np.array(ids, dtype=np.int64)
+        return cls(ids=ordered, start=np.array(start, dtype=np.int64), end=np.array(end, dtype=np.int64),
+                   index=_IdIndex(ordered, upto=upto))
+
+
+# -- Reading presence ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """One day's presence files and the time range their records span (from the files' statistics)."""
+
+    day: date
+    files: tuple[Path, ...]
+    first_in: int  # earliest time in, µs; -NEVER when the files do not say
+    last_out: int  # latest time out, µs; NEVER when the files do not say
+    largest_person: int  # the largest person_id; 0 when the files do not say
+
+
+@dataclass
+class _Layout:
+    """The partitions of a presence folder, the days the data should cover, and where the data end."""
+
+    partitions: list[_Partition]  # by day
+    days: list[date]
+    data_end: int  # µs
+
+    @property
+    def largest_person(self) -> int:
+        """The largest person_id in the presence files, as far as their statistics say."""
+        return max((p.largest_person for p in self.partitions), default=0)
+
+    @classmethod
+    def scan(cls, source: Source) -> _Layout:
+        found: dict[date, tuple[Path, ...]] = {}
+        folder = Path(source.presence)
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                match = PARTITION.match(entry.name)
+                files = tuple(sorted(entry.glob("*.parquet"))) if match and entry.is_dir() else ()
+                if match and files:
+                    found[date.fromisoformat(match.group(1))] = files
+        days = sorted(source.days) if source.days is not None else sorted(found)
+        if not days:
+            raise ValueError(f"no presence partitions (day=YYYY-MM-DD) under {folder}")
+        partitions = [_partition(day, found[day]) for day in days if day in found]
+        data_end = _micros(datetime.combine(days[-1] + timedelta(days=1), time(), UTC), "data end")
+        return cls(partitions=partitions, days=days, data_end=data_end)
+
+    def missing_days(self, start: Ints, end: Ints) -> list[date]:
+        """The UTC days that some window [start, end) touches and no partition holds."""
+        nonempty = start < end
+        if not nonempty.any():
+            return []
+        first = start[nonempty] // US_PER_DAY
+        last = (end[nonempty] - 1) // US_PER_DAY
+        base = int(first.min())
+        depth = np.zeros(int(last.max()) - base + 2, dtype=np.int64)
+        np.add.at(depth, first - base, 1)
+        np.add.at(depth, last - base + 1, -1)
+        touched = {EPOCH.date() + timedelta(days=base + int(d)) for d in np.flatnonzero(np.cumsum(depth) > 0)}
+        return sorted(touched - {p.day for p in self.partitions})
+
+
+def _partition(day: date, files: tuple[Path, ...]) -> _Partition:
+    """A partition with the time range of its records and its largest person id, from the files' statistics."""
+    first_in, last_out, largest_person = NEVER, -NEVER, 0
+    known = True
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        for i in range(parquet.metadata.num_row_groups):
+            group = parquet.metadata.row_group(i)
+            if group.num_rows == 0:
+                continue
+            for j in range(group.num_columns):
+                column = group.column(j)
+                name, stats = column.path_in_schema, column.statistics
+                if name not in ("t_in", "t_out", "person_id"):
+                    continue
+                kind = parquet.schema_arrow.field(name).type
+                if stats is None or not stats.has_min_max:
+                    known = known and name == "person_id"
+                elif name == "person_id":
+                    largest_person = max(largest_person, int(stats.max_raw))
+                elif not pa.types.is_timestamp(kind):
+                    known = False
+                elif name == "t_in":
+                    first_in = min(first_in, _raw_micros(stats.min_raw, kind.unit))
+                else:
+                    last_out = max(last_out, _raw_micros(stats.max_raw, kind.unit))
+    if not known:  # without the time range, the partition may hold anything
+        first_in, last_out = -NEVER, NEVER
+    return _Partition(day, files, first_in, last_out, largest_person)
+
+
+def _raw_micros(raw: int, unit: str) -> int:
+    """A stored timestamp in ``unit`` as microseconds (rounded down)."""
+    return {"s": raw * 1_000_000, "ms": raw * 1_000, "us": raw}.get(unit, raw // 1_000)
+
+
+@dataclass
+class _Rows:
+    """Presence records sorted by (place, time in), places by dense index, times in µs; ``key`` is the sort key."""
+
+    person: Ints
+    place: Ints
+    t_in: Ints
+    t_out: Ints
+    origin: int = 0
+    shift: int = 1
+    key: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _longest: Ints | None = None
+
+    @classmethod
+    def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: int) -> _Rows:
+        """The records in (place, time in) order; sorting only when they are not already."""
+        if not len(person):
+            return cls(person, place, t_in, t_out)
+        origin = int(t_in.min())
+        shift = max(1, int(t_out.max()) - origin + 1).bit_length()
+        if shift + max(1, places).bit_length() > 62:
+            raise ValueError("presence records whose days overlap span too long a time to search together")
+        key = np.left_shift(place, shift)
+        key += t_in
+        key -= origin  # (place << shift) | (t_in - origin), with one array allocated
+        if len(key) > 1 and not (key[1:] >= key[:-1]).all():
+            order = np.argsort(key, kind="stable")  # a few sorted runs (several days) merge quickly
+            person, place, t_in, t_out, key = person[order], place[order], t_in[order], t_out[order], key[order]
+        return cls(person, place, t_in, t_out, origin, shift, key)
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Rows], places: int) -> _Rows:
+        if len(parts) == 1:
+            return parts[0]
+        person, place, t_in, t_out = (np.concatenate([getattr(p, name) for p in parts])
+                                      for name in ("person", "place", "t_in", "t_out"))
+        return cls.sorted(person, place, t_in, t_out, places)
+
+    def search(self, place: Ints, moment: Ints, side: Any) -> Ints:
+        """Positions of (place, moment) in key order (``side`` as in numpy.searchsorted)."""
+        offset = np.clip(moment - self.origin, 0, (1 << self.shift) - 1)
+        return np.searchsorted(self.key, (place << self.shift) | offset, side)
+
+    def longest(self, places: int) -> Ints:
+        """The longest stay at each place among these records (0 where none)."""
+        if self._longest is None:
+            self._longest = np.zeros(places, dtype=np.int64)
+            if len(self.place):
+                starts = np.flatnonzero(np.concatenate([[True], self.place[1:] != self.place[:-1]]))
+                self._longest[self.place[starts]] = np.maximum.reduceat(self.t_out - self.t_in, starts)
+        return self._longest
+
+
+class _Loader:
+    """Reads each partition once, as windows need it, in the background and ahead of the search (Parquet
+    decoding and most of numpy leave the interpreter free), and hands out the records of days searched
+    together."""
+
+    def __init__(self, layout: _Layout, places: _Places, report: Progress, workers: int) -> None:
+        self.layout, self.places, self.report, self.workers = layout, places, report, workers
+        self.loaded: dict[date, _Rows] = {}
+        self.rows_read = 0
+        self.days_read: set[date] = set()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="presence")
+
+    def plan(self, start: Ints, end: Ints) -> list[list[_Partition]]:
+        """The partitions that the windows [start, end) reach, in groups of days that overlap."""
+        live = start < end
+        start, end = start[live], end[live]
+        needed = [p for p in self.layout.partitions
+                  if len(start) and bool(((start < p.last_out) & (end > p.first_in)).any())]
+        groups: list[list[_Partition]] = []
+        for part in sorted(needed, key=lambda p: p.first_in):
+            if groups and part.first_in < max(p.last_out for p in groups[-1]):
+                groups[-1].append(part)
+            else:
+                groups.append([part])
+        return groups
+
+    def components(self, groups: list[list[_Partition]]) -> Iterator[_Rows]:
+        """The records of each group of days, read in the background a few partitions ahead."""
+        unread = [p for group in groups for p in group if p.day not in self.loaded]
+        upcoming = iter(unread)
+        reading: dict[date, Future[tuple[int, _Rows]]] = {}
+
+        def read_next() -> None:
+            part = next(upcoming, None)
+            if part is not None:
+                reading[part.day] = self._pool.submit(self._read, part)
+
+        for _ in range(self.workers):
+            read_next()
+        if unread:
+            self.report("reading presence", 0, len(unread))
+        for group in groups:
+            for part in group:
+                if part.day not in self.loaded:
+                    rows, self.loaded[part.day] = reading.pop(part.day).result()
+                    read_next()
+                    self.rows_read += rows
+                    self.days_read.add(part.day)
+                    self.report("reading presence", len(self.days_read & {p.day for p in unread}), len(unread))
+            yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
+
+    def close(self) -> None:
+        self.loaded.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read(self, part: _Partition) -> tuple[int, _Rows]:
+        """The partition's records at places that count, and how many records it held."""
+        table = pq.read_table(list(part.files), columns=["person_id", "place_id", "t_in", "t_out"])
+        if any(column.null_count for column in table.columns):
+            table = table.filter(pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
+                                         pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"]))))
+        person, place_id, t_in, t_out = (_column(table, name) for name in ("person_id", "place_id", "t_in", "t_out"))
+        # Records of unknown places, of places whose category counts for nothing, or of no length cannot
+        # make a contact.
+        place = self.places.counted.find(place_id).astype(np.int64, copy=False)
+        keep = (place >= 0) & (t_out > t_in)
+        if not keep.all():
+            person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
+        return table.num_rows, _Rows.sorted(person, place, t_in, t_out, len(self.places.kind))
+
+
+def _column(table: pa.Table, name: str) -> Ints:
+    """An int64 or timestamp column without nulls as int64 (microseconds for times), in one copy."""
+    column = table.column(name)
+    if pa.types.is_timestamp(column.type) and column.type.unit != "us":
+        column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
+    chunks = [c.view(pa.int64()) if pa.types.is_timestamp(c.type) else c.cast(pa.int64()) for c in column.chunks]
+    if not chunks:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([c.to_numpy() for c in chunks])
+
+
+# -- Evidence -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Evidence:
+    """Rows of evidence: who, through which case (and close contact), where (-1: household), when, µs."""
+
+    person: Ints
+    case: Ints
+    via: Ints  # -1: none
+    place: Ints  # dense place index; -1: the household
+    first: Ints
+    last: Ints
+    until: Ints  # when the source left (see EXPOSURES.source_until)
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Evidence]) -> _Evidence:
+        names = ("person", "case", "via", "place", "first", "last", "until")
+        if not parts:
+            return cls(*(np.zeros(0, dtype=np.int64) for _ in names))
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in names))
+
+    def take(self, rows: npt.NDArray[Any]) -> _Evidence:
+        return _Evidence(self.person[rows], self.case[rows], self.via[rows], self.place[rows], self.first[rows],
+                         self.last[rows], self.until[rows])
+
+    def order_keys(self, rank_of_via: Callable[[Ints], Ints] | None = None) -> list[Ints]:
+        """What picks a person's row: earliest first, latest source, smallest case and via, household first, longest."""
+        if rank_of_via is None:
+            return [self.first, -self.until, self.case, self.via, self.place, -self.last]
+        return [self.first, -self.until, rank_of_via(self.via), self.place, -self.last]
+
+    def to_table(self, kind: ContactKind, places: _Places) -> pa.Table:
+        household = self.place < 0
+        place_ids = places.ids[np.maximum(self.place, 0)] if len(places.ids) else self.place
+        category = (places.category.take(pa.array(np.maximum(self.place, 0)))
+                    if len(places.ids) else pa.nulls(len(self.place), pa.string()))
+        return pa.table({
+            "person_id": self.person,
+            "kind": pa.repeat(pa.scalar(kind.value, pa.string()), len(self.person)),
+            "case_person_id": self.case,
+            "via_person_id": pa.array(self.via, mask=self.via < 0),
+            "place_id": pa.array(place_ids, mask=household),
+            "first_exposure": _timestamps(self.first),
+            "last_exposure": _timestamps(self.last),
+            "category": pc.if_else(pa.array(household), pa.scalar(None, pa.string()), category),
+            "minutes": (self.last - self.first) / US_PER_MINUTE,
+            "source_until": _timestamps(self.until),
+        })
+
+
+def _timestamps(micros: Ints) -> pa.Array:
+    return pa.array(micros, pa.int64()).cast(schema.UTC_TS)
+
+
+@dataclass
+class _Closes:
+    """The close contacts in (case, person) order, their chosen case, and their own window [start, end)."""
+
+    ids: Ints
+    case: Ints
+    start: Ints
+    end: Ints
+    index: _IdIndex  # over the ids sorted
+    rank: Ints  # the position in (case, person) order of each id of index.ids
+    role: _IdIndex  # by person id: the rank of a close contact, -2 for a case, -1 for anyone else
+
+    @classmethod
+    def build(cls, chosen: _Evidence, cases: _Cases, data_end: int, isolated: Mapping[int, int],
+              upto: int) -> _Closes:
+        """From each close contact's row (``chosen``): their case, and their window from its first exposure."""
+        order = np.lexsort((chosen.person, chosen.case))
+        ids, case, start = chosen.person[order], chosen.case[order], chosen.first[order]
+        end = np.full(len(ids), data_end, dtype=np.int64)
+        if isolated:
+            known = np.array(list(isolated), dtype=np.int64)
+            at = _IdIndex(np.sort(known)).find(ids)
+            times = np.array([isolated[int(k)] for k in np.sort(known)], dtype=np.int64)
+            end = np.where(at >= 0, np.minimum(times[np.maximum(at, 0)], data_end), end)
+        by_id = np.argsort(ids)
+        everyone = np.concatenate([ids, cases.ids])
+        order = np.argsort(everyone)
+        roles = np.concatenate([np.arange(len(ids)), np.full(len(cases.ids), -2)])[order]
+        return cls(ids=ids, case=case, start=start, end=np.maximum(start, end),
+                   index=_IdIndex(ids[by_id], upto=upto), rank=by_id,
+                   role=_IdIndex(everyone[order], roles, upto=upto))
+
+    def rank_of(self, person: Ints) -> Ints:
+        """The (case, person) rank of close contacts given by id."""
+        return self.rank[self.index.find(person)]
+
+
+# -- The two hops -------------------------------------------------------------------------------------
+
+
+def _household_close(persons: _Persons, cases: _Cases) -> _Evidence:
+    """Every member of a case's household is a close contact from the start of the case's window."""
+    live = np.flatnonzero(cases.start < cases.end)
+    owner, member = persons.housemates(cases.ids[live])
+    keep = cases.index.find(member) < 0
+    owner, member = live[owner[keep]], member[keep]
+    none = np.full(len(member), -1, dtype=np.int64)
+    return _Evidence(member, cases.ids[owner], none, none, cases.start[owner], cases.end[owner], cases.end[owner])
+
+
+def _household_secondary(persons: _Persons, closes: _Closes, cases: _Cases) -> _Evidence:
+    """Every member of a close contact's household is a secondary contact over the close contact's window."""
+    live = np.flatnonzero(closes.start < closes.end)
+    owner, member = persons.housemates(closes.ids[live])
+    keep = (cases.index.find(member) < 0) & (closes.index.find(member) < 0)
+    owner, member = live[owner[keep]], member[keep]
+    return _Evidence(member, closes.case[owner], closes.ids[owner], np.full(len(member), -1, dtype=np.int64),
+                     closes.start[owner], closes.end[owner], closes.end[owner])
+
+
+def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
+    """Every record overlapping a case's record (clipped to the window) long enough for its place."""
+    who = cases.index.find(rows.person)
+    mine = np.flatnonzero(who >= 0)
+    case = who[mine]
+    start = np.maximum(rows.t_in[mine], cases.start[case])
+    end = np.minimum(rows.t_out[mine], cases.end[case])
+    inside = start < end
+    mine, case, start, end = mine[inside], case[inside], start[inside], end[inside]
+    place = rows.place[mine]
+    # A record that overlaps [start, end) came in before `end`, and no earlier than `start` minus the
+    # longest stay at the place: a range of the sorted records, found by two binary searches.
+    lo = rows.search(place, start - rows.longest(len(places.kind))[place], "left")
+    hi = rows.search(place, end, "left")
+    is_case = who >= 0
+    found = []
+    for part in _chunks(hi - lo, CHUNK):
+        owner, other = _expand(lo[part], hi[part])
+        owner = part[owner]
+        first = np.maximum(rows.t_in[other], start[owner])
+        last = np.minimum(rows.t_out[other], end[owner])
+        ok = (last - first >= places.need[place[owner]]) & ~is_case[other]
+        owner, other = owner[ok], other[ok]
+        found.append(_Evidence(rows.person[other], cases.ids[case[owner]], np.full(len(other), -1, dtype=np.int64),
+                               place[owner], first[ok], last[ok], end[owner]))
+    return _Evidence.concat(found)
+
+
+def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
+                        skip: npt.NDArray[np.bool_] | None = None) -> _Evidence:
+    """For each record of anyone else at a close-contact place, the best overlap with a close contact's record.
+
+    The close contacts' records (clipped to their windows, long enough) are sorted by (place, time in).
+    A record [t_in, t_out) is best matched by the close contact already there at t_in who stayed the
+    latest — a running maximum of time out up to t_in — when they stayed at least the minimum past
+    t_in; else by the next close contact to come in, when they came in at least the minimum before
+    t_out (and stayed the minimum: shorter records were dropped). Ties go to the smallest rank
+    (case, then close contact), carried in the low bits of the maxima.
+    """
+    close_place = places.kind[rows.place] == CLOSE
+    need = places.need[rows.place]
+    role = closes.role.find(rows.person)
+    src = np.flatnonzero((role >= 0) & close_place)
+    rank = role[src]
+    s_in = np.maximum(rows.t_in[src], closes.start[rank])
+    s_out = np.minimum(rows.t_out[src], closes.end[rank])
+    long_enough = s_out - s_in >= need[src]
+    src, rank, s_in, s_out = src[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
+    wanted = (role == -1) & close_place & (rows.t_out - rows.t_in >= need)
+    tgt = np.flatnonzero(wanted if skip is None else wanted & ~skip)
+    if not len(src) or not len(tgt):
+        return _Evidence.concat([])
+    s_place = rows.place[src]
+    s_key = (s_place << rows.shift) | (s_in - rows.origin)
+    order = np.argsort(s_key, kind="stable")  # clipping moved a few; the rest keep the day's order
+    s_key, s_place, rank, s_in, s_out = s_key[order], s_place[order], rank[order], s_in[order], s_out[order]
+    bits = max(1, len(closes.ids)).bit_length()
+    top = (1 << bits) - 1
+    mask = (1 << rows.shift) - 1
+    if rows.shift + bits > 62:
+        raise ValueError("too many close contacts over too long a time to search together")
+
+    # The latest time out so far at each place (the place in the high bits resets it), and among the
+    # records that reach it, the smallest rank: a running maximum over runs of the same latest time out.
+    latest = np.maximum.accumulate((s_place << rows.shift) | (s_out - rows.origin))
+    reaches = ((s_place << rows.shift) | (s_out - rows.origin)) == latest
+    run = np.cumsum(np.concatenate([[True], latest[1:] != latest[:-1]]))
+    tie = np.maximum.accumulate((run << bits) | np.where(reaches, top - rank, 0))
+    # The best of each group of records that came in at the same moment at the same place.
+    starts = np.flatnonzero(np.concatenate([[True], s_key[1:] != s_key[:-1]]))
+    best_at = np.zeros(len(s_key), dtype=np.int64)
+    best_at[starts] = np.maximum.reduceat(((s_out - rows.origin) << bits) | (top - rank), starts)
+
+    t_place, t_in, t_out, t_need = rows.place[tgt], rows.t_in[tgt], rows.t_out[tgt], need[tgt]
+    before = np.searchsorted(s_key, (t_place << rows.shift) | (t_in - rows.origin), "right") - 1
+    b = np.maximum(before, 0)
+    a_until = (latest[b] & mask) + rows.origin
+    a_ok = (before >= 0) & (s_place[b] == t_place) & (a_until >= t_in + t_need)
+    after = np.minimum(before + 1, len(s_key) - 1)
+    b_ok = ~a_ok & (before + 1 < len(s_key)) & (s_place[after] == t_place) & (s_in[after] <= t_out - t_need)
+
+    first = np.where(a_ok, t_in, s_in[after])
+    until = np.where(a_ok, a_until, (best_at[after] >> bits) + rows.origin)
+    chosen_rank = np.where(a_ok, top - (tie[b] & top), top - (best_at[after] & top))
+    ok = a_ok | b_ok
+    first, until, chosen_rank = first[ok], until[ok], chosen_rank[ok]
+    return _Evidence(rows.person[tgt[ok]], closes.case[chosen_rank], closes.ids[chosen_rank], t_place[ok], first,
+                     np.minimum(until, t_out[ok]), until)
+
+
+# -- Array helpers ------------------------------------------------------------------------------------
+
+
+def _expand(lo: Ints, hi: Ints) -> tuple[Ints, Ints]:
+    """(i, j) for every i and every j in [lo[i], hi[i])."""
+    counts = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(lo), dtype=np.int64), counts)
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, np.repeat(lo, counts) + offsets
+
+
+def _chunks(sizes: Ints, limit: int) -> Iterator[Ints]:
+    """Consecutive runs of positions whose sizes add up to at most ``limit`` (at least one position each)."""
+    ends = np.cumsum(np.maximum(sizes, 0))
+    begin = 0
+    while begin < len(sizes):
+        base = int(ends[begin - 1]) if begin else 0
+        stop = max(begin + 1, int(np.searchsorted(ends, base + limit, "right")))
+        yield np.arange(begin, stop, dtype=np.int64)
+        begin = stop
+
+
+def _dense(ids: Ints) -> tuple[Ints, int]:
+    """Each id's index among the distinct ids, and how many there are."""
+    if len(ids) and ids.min() >= 0 and ids.max() < DIRECT_IDS:
+        present = np.flatnonzero(np.bincount(ids))
+        table = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+        table[present] = np.arange(len(present))
+        return table[ids], len(present)
+    distinct, inverse = np.unique(ids, return_inverse=True)
+    return inverse.astype(np.int64), len(distinct)
+
+
+def _pick(group: Ints, keys: Sequence[Ints]) -> Ints:
+    """For each group, the position of its row with the smallest keys, compared in order (the first on a tie)."""
+    inverse, groups = _dense(group)
+    alive = None
+    for key in keys:
+        g, value = (inverse, key) if alive is None else (inverse[alive], key[alive])
+        best = np.full(groups, NEVER, dtype=np.int64)
+        np.minimum.at(best, g, value)
+        ties = np.flatnonzero(value == best[g])
+        alive = ties if alive is None else alive[ties]
+    if alive is None:
+        alive = np.arange(len(group), dtype=np.int64)
+    _, first = np.unique(inverse[alive], return_index=True)
+    return alive[first]
