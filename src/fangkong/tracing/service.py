@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from fangkong import rulesets
-from fangkong.core import audit, events
+from fangkong.core import events
 from fangkong.core.auth import Permission
 from fangkong.core.db import utcnow
 from fangkong.core.errors import N_, Conflict, Invalid
@@ -312,20 +312,13 @@ def raise_overdue_alerts(session: Session, *, now: datetime | None = None) -> in
     """Raise, once each, the alerts of investigations and contacts past their clocks; how many."""
     now = now or utcnow()
     raised: list[events.DomainEvent] = []
-    core_late = session.execute(select(Investigation).where(
-        Investigation.core_done_at.is_(None), Investigation.core_due_at < now,
-        Investigation.core_alerted_at.is_(None))).scalars().all()
-    for inv in core_late:
-        inv.core_alerted_at = now
-        raised.append(InvestigationOverdue(jurisdiction_code=inv.jurisdiction_code, case_id=inv.case_id,
-                                           stage="core", due_at=inv.core_due_at))
-    report_late = session.execute(select(Investigation).where(
-        Investigation.report_done_at.is_(None), Investigation.report_due_at < now,
-        Investigation.report_alerted_at.is_(None))).scalars().all()
-    for inv in report_late:
-        inv.report_alerted_at = now
-        raised.append(InvestigationOverdue(jurisdiction_code=inv.jurisdiction_code, case_id=inv.case_id,
-                                           stage="report", due_at=inv.report_due_at))
+    for stage in ("core", "report"):
+        done, due, alerted = (getattr(Investigation, f"{stage}_{name}") for name in ("done_at", "due_at", "alerted_at"))
+        late = session.execute(select(Investigation).where(done.is_(None), due < now, alerted.is_(None))).scalars()
+        for inv in late.all():
+            setattr(inv, f"{stage}_alerted_at", now)
+            raised.append(InvestigationOverdue(jurisdiction_code=inv.jurisdiction_code, case_id=inv.case_id,
+                                               stage=stage, due_at=getattr(inv, f"{stage}_due_at")))
     late_contacts = session.execute(select(Contact).where(
         Contact.state == ContactState.TO_CONTROL, Contact.due_at < now, Contact.alerted_at.is_(None))).scalars().all()
     for contact in late_contacts:
@@ -371,11 +364,6 @@ def loop_counts(session: Session, *, now: datetime | None = None) -> LoopCounts:
         overdue_contacts=count(select(n).select_from(Contact).where(
             Contact.state == ContactState.TO_CONTROL, Contact.due_at < now)),
     )
-
-
-def audit_bulk(session: Session, reason: str) -> None:
-    """Audit this session's writes as one entry per table (a tracing run's thousands of contacts)."""
-    audit.bulk(session, reason)
 
 
 def chunks(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
