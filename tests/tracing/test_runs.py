@@ -199,3 +199,12 @@ def test_a_run_needs_cases_the_user_reaches(session: Session, as_user, scene: di
     as_user("tracer")
     with pytest.raises(Invalid):
         runs.start_run(session, [other.id, 999_999])
+
+
+def test_days_after_the_end_of_the_presence_data_are_reported_missing(session: Session, scene: dict) -> None:
+    """The data stops yesterday while the case is not yet isolated: today is missing, not silently empty."""
+    shutil.rmtree(scene["presence"] / f"day={DAYS[3].date().isoformat()}")
+    run = runs.start_run(session, [scene["case"].id], queue=False)
+    runs.execute(session, run, data=scene["presence"], now=NOW)
+    assert run.missing_days == [DAYS[3].date().isoformat()]
+    assert contacts_of(session)[scene["b"].id].kind is ContactKind.CLOSE

@@ -14,7 +14,8 @@ and belong to the jurisdiction where they live.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,11 +131,29 @@ def execute(session: Session, run: TracingRun, *, now: datetime | None = None, d
     pq.write_table(result.exposures, folder / "exposures.parquet")
     run.evidence_file = str(Path("tracing") / f"run-{run.id}" / "exposures.parquet")
     run.counts = counts
-    run.missing_days = [d.isoformat() for d in result.missing_days]
+    missing = set(result.missing_days) | _days_after_data(cases, result.data_end, rules.lookback_days, now)
+    run.missing_days = [d.isoformat() for d in sorted(missing)]
     run.state = RunState.DONE
     run.finished_at = utcnow()
     session.flush()
     return {"run_id": run.id, **counts, "missing_days": run.missing_days}
+
+
+def _days_after_data(cases: Sequence[Case], data_end: datetime, lookback_days: float, now: datetime) -> set[date]:
+    """The days of the cases' windows after the presence data ends, up to their isolation or now.
+
+    The engine ends a window at the end of the data; in the application the data should reach the
+    present, so days a window needs beyond it are missing data, and the run says so.
+    """
+    days: set[date] = set()
+    for case in cases:
+        start = max((case.onset_at or case.sampled_at) - timedelta(days=lookback_days), data_end)
+        end = min(case.isolated_at or now, now)
+        day = start.date()
+        while datetime.combine(day, time(), UTC) < end:
+            days.add(day)
+            day += timedelta(days=1)
+    return days
 
 
 def _persons_table(session: Session) -> pa.Table:
