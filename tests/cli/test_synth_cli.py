@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,11 @@ def test_synth_then_demo_load_from_it(tmp_path: Path, monkeypatch: pytest.Monkey
     loaded = fangkong("demo", "load", "--if-empty", "--from", str(out), url=url, env=env)
     assert loaded.returncode == 0, loaded.stderr
     assert "900 persons" in loaded.stdout and "dongchang_worker" in loaded.stdout
-    assert (tmp_path / "data" / "presence" / "day=2021-01-02" / "part-0.parquet").is_file()
+    # The presence is replayed to end today (the round and the tracing of the demo are played now).
+    days = sorted(p.name for p in (tmp_path / "data" / "presence").iterdir())
+    assert days[-1] in {f"day={d.isoformat()}" for d in (date.today(), datetime.now(UTC).date())}
+    assert len(days) == len(list((out / "presence").iterdir()))
+    assert not (tmp_path / "data" / "presence" / "day=2021-01-02").exists()
     again_loaded = fangkong("demo", "load", "--if-empty", "--from", str(out), url=url, env=env)
     assert again_loaded.returncode == 0 and "already loaded" in again_loaded.stdout
     refused = fangkong("demo", "load", "--from", str(out), url=url, env=env)

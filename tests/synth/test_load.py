@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from fangkong.people.identity import parse_id_number, pinyin_keys
 from fangkong.people.models import Household, Person, Sex
 from fangkong.synth import demo
 from fangkong.synth.dataset import DatasetError, write_dataset
-from fangkong.synth.load import PLACE_CATEGORY_OF, NotEmpty, _demo_jurisdictions, load_dataset
+from fangkong.synth.load import PLACE_CATEGORY_OF, NotEmpty, _demo_jurisdictions, install_presence, load_dataset
 from fangkong.users import service as users
 from fangkong.users.models import User
 from tests.conftest import drop_database, fresh_database_url
@@ -116,6 +117,24 @@ def test_every_table_has_the_rows_of_its_file(loaded: tuple[Engine, dict[str, in
         assert count(session, model) == expected[table], table
     assert counts["users"] == count(session, User) == len(demo.DEMO_USERS)
     assert counts["presence files"] == 2
+
+
+def test_presence_replayed_later_moves_every_record_and_partition_by_whole_days(source: Path,
+                                                                               tmp_path: Path) -> None:
+    recorded = sorted(p.name for p in (source / "presence").iterdir())
+    shift = timedelta(days=2160)
+    assert install_presence(source, tmp_path, shift=shift) == len(recorded)
+    for name in recorded:
+        day = date.fromisoformat(name.removeprefix("day="))
+        before = pq.read_table(source / "presence" / name)
+        after = pq.read_table(tmp_path / "presence" / f"day={(day + shift).isoformat()}")
+        assert after.schema == before.schema
+        assert after["person_id"].equals(before["person_id"]) and after["place_id"].equals(before["place_id"])
+        for column in ("t_in", "t_out"):
+            assert [t + shift for t in before[column].to_pylist()] == after[column].to_pylist()
+    assert not any((tmp_path / "presence" / name).exists() for name in recorded)
+    with pytest.raises(ValueError, match="whole days"):
+        install_presence(source, tmp_path, shift=timedelta(hours=5))
 
 
 def test_persons_are_whole_valid_rows_at_their_door(session: Session, source: Path) -> None:

@@ -19,7 +19,7 @@ from fangkong.cli import trace as trace_cli
 from fangkong.cli import tracing as tracing_cli
 from fangkong.config import get_settings
 from fangkong.core.auth import Role
-from fangkong.core.db import describe_url, make_engine, system_session
+from fangkong.core.db import describe_url, make_engine, system_session, utcnow
 from fangkong.core.errors import AppError
 
 app = typer.Typer(help="fangkong (防控): outbreak prevention-and-control command platform.", no_args_is_help=True)
@@ -112,6 +112,10 @@ def demo_load(
     source: Annotated[Path | None, typer.Option(
         "--from", help="Load this synthetic dataset (written by `fangkong synth --out DIR`) instead.",
     )] = None,
+    as_recorded: Annotated[bool, typer.Option(
+        "--as-recorded", help="Keep the presence records on the dataset's own days; by default they are "
+                              "replayed so that the last day is today, for rounds and tracing played now.",
+    )] = False,
 ) -> None:
     """Load the demo city (通化市) and the demo users into an empty database."""
     from fangkong.synth import demo
@@ -133,7 +137,8 @@ def demo_load(
 
             try:
                 with progress_bars() as report:
-                    counts = load_dataset(session, source, progress=report)
+                    counts = load_dataset(session, source, progress=report,
+                                          last_day=None if as_recorded else utcnow().date())
             except DatasetError as exc:
                 raise bad_input(str(exc)) from None
             except NotEmpty as exc:

@@ -24,13 +24,15 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 from sqlalchemy import Constraint, Engine, ForeignKeyConstraint, Index, String, UniqueConstraint, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
@@ -41,7 +43,7 @@ from fangkong.core.db import Base, system_session, utcnow
 from fangkong.geo.models import FacilityKind, Jurisdiction, PlaceCategory
 from fangkong.people.identity import pinyin_keys
 from fangkong.synth import demo
-from fangkong.synth.dataset import PRESENCE, DatasetError, verify
+from fangkong.synth.dataset import PRESENCE, DatasetError, read_manifest, verify
 from fangkong.synth.schema import PLACE_CATEGORIES
 from fangkong.users.models import RoleGrant, User
 
@@ -136,13 +138,15 @@ class NotEmpty(RuntimeError):
 
 
 def load_dataset(target: Session | Engine, folder: Path, *, data_dir: Path | None = None,
-                 progress: Progress | None = None) -> dict[str, int]:
+                 last_day: date | None = None, progress: Progress | None = None) -> dict[str, int]:
     """Load the dataset in ``folder`` into an empty database; returns the rows written per table.
 
     Given an engine, the load is its own transaction, and presence is placed once it has
     committed; given a session, the caller commits (presence is placed before returning).
-    ``data_dir`` defaults to the configured ``FANGKONG_DATA_DIR``. Raises ``DatasetError`` for a
-    damaged dataset and ``NotEmpty`` when the database already has jurisdictions.
+    ``data_dir`` defaults to the configured ``FANGKONG_DATA_DIR``. With ``last_day``, the presence
+    records are moved in time so that their last day falls on it (see ``install_presence``).
+    Raises ``DatasetError`` for a damaged dataset and ``NotEmpty`` when the database already has
+    jurisdictions.
     """
     folder = Path(folder)
     if data_dir is None:
@@ -155,16 +159,25 @@ def load_dataset(target: Session | Engine, folder: Path, *, data_dir: Path | Non
             counts = _load(session, folder, report)
     else:
         counts = _load(target, folder, report)
-    counts["presence files"] = install_presence(folder, data_dir)
+    shift = timedelta(0)
+    if last_day is not None:
+        shift = last_day - read_manifest(folder).presence_days[-1]
+    counts["presence files"] = install_presence(folder, data_dir, shift=shift)
     return counts
 
 
-def install_presence(folder: Path, data_dir: Path) -> int:
+def install_presence(folder: Path, data_dir: Path, *, shift: timedelta = timedelta(0)) -> int:
     """Place the dataset's ``presence/`` at ``data_dir/presence``, replacing what is there; returns its files.
 
     Files are hard-linked when the dataset is on the same file system (Parquet files are never
     changed in place), copied otherwise. The new folder is complete before it replaces the old one.
+
+    A ``shift`` of whole days replays the records that much later: every ``t_in`` and ``t_out``
+    moves by it and each day's partition is renamed to its new day. The demo uses it so that a
+    city recorded in January 2021 is traced against cases reported today.
     """
+    if shift % timedelta(days=1):
+        raise ValueError(f"presence moves by whole days, not by {shift}")
     source = folder / PRESENCE
     target = data_dir / PRESENCE
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +185,10 @@ def install_presence(folder: Path, data_dir: Path) -> int:
     aside = data_dir / f".{PRESENCE}.replaced-{os.getpid()}"
     for leftover in (staging, aside):
         shutil.rmtree(leftover, ignore_errors=True)
-    shutil.copytree(source, staging, copy_function=_link_or_copy)
+    if shift:
+        _write_shifted(source, staging, shift)
+    else:
+        shutil.copytree(source, staging, copy_function=_link_or_copy)
     if target.exists():
         target.rename(aside)
     staging.rename(target)
@@ -402,6 +418,23 @@ def _demo_jurisdictions(names: dict[str, str]) -> dict[str, str]:
             same_level = [c for c in codes if len(c) == len(user.code)]
             placed[user.username] = user.code if user.code in names else (same_level or codes)[0]
     return placed
+
+
+def _write_shifted(source: Path, target: Path, shift: timedelta) -> None:
+    """Copy the ``day=YYYY-MM-DD`` partitions of ``source`` to ``target``, each ``shift`` later."""
+    target.mkdir(parents=True)
+    moved = pa.scalar(shift, pa.duration("us"))
+    for partition in sorted(source.glob("day=*")):
+        day = date.fromisoformat(partition.name.removeprefix("day=")) + shift
+        folder = target / f"day={day.isoformat()}"
+        folder.mkdir()
+        for file in sorted(partition.glob("*.parquet")):
+            table = pq.read_table(file)
+            for name in ("t_in", "t_out"):
+                column = table[name]
+                table = table.set_column(table.schema.get_field_index(name), name,
+                                         pc.add(column, moved).cast(column.type))
+            pq.write_table(table, folder / file.name)
 
 
 def _link_or_copy(source: str, target: str) -> None:
