@@ -43,8 +43,8 @@ def _area_names(session: Session, codes: list[str]) -> dict[str, str]:
     if not codes:
         return {}
     with system_access(session):
-        return dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                    .where(Jurisdiction.code.in_(set(codes)))).tuples())
+        return {code: name for code, name in session.execute(select(Jurisdiction.code, Jurisdiction.name)
+                                                             .where(Jurisdiction.code.in_(set(codes))))}
 
 
 @pages.get("/manuals")
@@ -73,8 +73,6 @@ def search_page(request: Request, session: SessionDep, principal: PrincipalDep, 
 @pages.get("/manuals/for")
 def manual_for_page(principal: PrincipalDep, path: str = "/") -> Response:
     """The "manual" link of every page: to the section that explains ``path``, or the reader's role manual."""
-    if not path.startswith("/") or path.startswith("//"):
-        path = "/"
     return RedirectResponse(manuals.manual_href(path, (r.value for r in principal.roles)), status_code=303)
 
 

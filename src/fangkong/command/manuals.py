@@ -167,7 +167,7 @@ def _order(manual: ShippedManual) -> tuple[int, int]:
     return 2, 0
 
 
-def keys() -> list[str]:
+def all_keys() -> list[str]:
     """The manuals' keys: the task forces' in the headquarters' order, then the roles' in the roles' order."""
     base = [m for (_, language), m in catalogue().items() if language == BASE_LANGUAGE]
     return [m.key for m in sorted(base, key=lambda m: (_order(m), m.key))]
@@ -180,7 +180,7 @@ def shipped(key: str, language: str = BASE_LANGUAGE) -> ShippedManual | None:
 
 def role_manual(role: str) -> str | None:
     """The key of the manual written for ``role``."""
-    for key in keys():
+    for key in all_keys():
         manual = catalogue()[(key, BASE_LANGUAGE)]
         if manual.role == role:
             return key
@@ -210,18 +210,19 @@ def _matches(prefix: str, path: str) -> int | None:
 def page_section(path: str, roles: Iterable[str]) -> tuple[str, str] | None:
     """(manual key, section anchor) explaining the page at ``path``, from the manuals' pages tables.
 
-    The longest matching prefix wins; among equals, a manual written for one of ``roles``, then the
-    task forces' before the roles', in the manuals' order.
+    The longest matching prefix wins; among equals, the manual of one of ``roles``, then a manual
+    written for one of them, then the first in the manuals' order.
     """
     mine = set(roles)
     best: tuple[tuple[int, int, int], str, str] | None = None
-    for order, key in enumerate(keys()):
+    for order, key in enumerate(all_keys()):
         manual = catalogue()[(key, BASE_LANGUAGE)]
         for prefix, anchor in manual.pages.items():
             length = _matches(prefix, path)
             if length is None:
                 continue
-            rank = (length, 1 if mine & set(manual.roles) else 0, -order)
+            # The reader's own role manual, then a manual written for one of their roles, then any.
+            rank = (length, 2 if manual.role in mine else 1 if mine & set(manual.roles) else 0, -order)
             if best is None or rank > best[0]:
                 best = (rank, key, anchor)
     return (best[1], best[2]) if best else None
@@ -230,7 +231,7 @@ def page_section(path: str, roles: Iterable[str]) -> tuple[str, str] | None:
 def manual_href(path: str, roles: Iterable[str]) -> str:
     """Where the "manual" link of the page at ``path`` leads: its section, or the reader's role manual."""
     roles = list(roles)
-    found = page_section(path, roles)
+    found = page_section(path, roles) if path.startswith("/") and not path.startswith("//") else None
     if found is not None:
         key, anchor = found
         return f"/manuals/{key}#{anchor}" if anchor else f"/manuals/{key}"
@@ -345,7 +346,7 @@ def every_current(session: Session, language: str) -> list[Shown]:
             .order_by(ManualVersion.number)).scalars():
         newest_of[(version.manual_key, version.language)] = version
     shown = []
-    for key in keys():
+    for key in all_keys():
         for n, lang in enumerate(_languages(language)):
             manual = shipped(key, lang) or _known(key)
             if (key, lang) in newest_of:
