@@ -4,8 +4,10 @@ Chinese is written without spaces, so words cannot be split on them: every run o
 indexed as its characters and its character bigrams (核酸检测 → 核, 酸, 检, 测, 核酸, 酸检, 检测), and a
 query's CJK run as its bigrams (one character alone as itself). A query 核酸 thus finds 核酸检测. Latin
 text is indexed as lower-cased words, and a query word also matches words it begins (upload → uploads).
-A section matches when it holds every term of the query; it ranks by where and how often the terms
-occur (the title counts more) and whether the query occurs there as written.
+A section matches when it holds every term of the query — in its title, its text or the title of its
+manual (核酸 上传 finds the upload section of the testing manual); it ranks by where and how often the
+terms occur (the section's title counts most, the manual's least) and whether the query occurs there as
+written.
 
 The manuals are a few hundred sections: the index is built in memory over the versions a reader sees.
 """
@@ -25,6 +27,7 @@ _IS_CJK = re.compile(rf"[{_CJK}]")
 _MARKUP = re.compile(r"(^|\n)\s{0,3}(#{1,6}|[-*+]|\d+[.)]|>)\s+|[*_`|]+|!?\[([^\]]*)\]\([^)]*\)")
 
 TITLE_WEIGHT = 3  # a term in the section's title counts this many times one in its text
+MANUAL_WEIGHT = 0.5  # a term only in the manual's title
 PHRASE_IN_TITLE = 10  # bonus when the whole query occurs as written in the title
 PHRASE_IN_TEXT = 4  # … or in the text
 SNIPPET_CHARS = 90
@@ -89,6 +92,7 @@ class _Entry:
     plain: str
     title_terms: Counter[str] = field(default_factory=Counter)
     text_terms: Counter[str] = field(default_factory=Counter)
+    manual_terms: Counter[str] = field(default_factory=Counter)
 
 
 class Index:
@@ -99,7 +103,7 @@ class Index:
         for section in sections:
             text = plain(section.text)
             self._entries.append(_Entry(section, text, Counter(index_terms(section.title)),
-                                        Counter(index_terms(text))))
+                                        Counter(index_terms(text)), Counter(index_terms(section.manual_title))))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -115,10 +119,11 @@ class Index:
             score = 0.0
             for term in terms:
                 in_title, in_text = _count(entry.title_terms, term), _count(entry.text_terms, term)
-                if not in_title and not in_text:
+                in_manual = _count(entry.manual_terms, term)
+                if not (in_title or in_text or in_manual):
                     break
                 # A term found many times adds less each time: one long section should not win on length.
-                score += TITLE_WEIGHT * min(in_title, 3) + min(in_text, 8) ** 0.5
+                score += TITLE_WEIGHT * min(in_title, 3) + min(in_text, 8) ** 0.5 + (MANUAL_WEIGHT if in_manual else 0)
             else:
                 if phrase in entry.section.title.casefold():
                     score += PHRASE_IN_TITLE
