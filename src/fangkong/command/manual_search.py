@@ -24,7 +24,7 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[0-9a-z]+(?:[._'’-][0-9a-z]+)*", re.IGNORECASE)
 _IS_CJK = re.compile(rf"[{_CJK}]")
 # Markdown markup that should not be searched or shown in a snippet.
-_MARKUP = re.compile(r"(^|\n)\s{0,3}(#{1,6}|[-*+]|\d+[.)]|>)\s+|[*_`|]+|!?\[([^\]]*)\]\([^)]*\)")
+_MARKUP = re.compile(r"(^|\n)\s{0,3}(#{1,6}|[-*+]|\d+[.)]|>)\s+|[*_`|]+|:?-{3,}:?|!?\[([^\]]*)\]\([^)]*\)")
 
 TITLE_WEIGHT = 3  # a term in the section's title counts this many times one in its text
 MANUAL_WEIGHT = 0.5  # a term only in the manual's title
