@@ -279,6 +279,18 @@ def test_every_page_carries_the_manual_link_and_it_opens_the_section_of_the_page
     assert elsewhere.headers["location"] == "/manuals/role-community_worker"
 
 
+def test_the_index_lists_the_manuals_by_role_with_the_readers_own_first_and_by_task_force(client: Client) -> None:
+    client.login(WORKER_DC)
+    page = client.get("/manuals")
+
+    roles = page.text[page.text.index('data-testid="role-manuals"'):page.text.index('data-testid="task-force-manuals"')]
+    links = re.findall(r'href="/manuals/([a-z_-]+)"', roles)
+    assert links[0] == "role-community_worker" and len(links) == len(Role)
+    assert roles.count('data-testid="own-role"') == 1
+    forces = page.text[page.text.index('data-testid="task-force-manuals"'):]
+    assert re.findall(r'href="/manuals/taskforce-([a-z_]+)"', forces) == list(STANDARD_TASK_FORCES)
+
+
 def test_the_manual_page_has_a_table_of_contents_with_the_sections_anchors(client: Client) -> None:
     client.login(WORKER_DC)
     page = client.get(f"/manuals/{KEY}")
