@@ -344,6 +344,16 @@ def test_the_publish_form_names_the_bad_fields_in_the_readers_language(client: C
     assert session.execute(select(func.count()).select_from(ManualVersion)).scalar_one() == 0
 
 
+def test_the_publish_form_offers_the_publishers_jurisdictions_and_the_areas_under_them(client: Client) -> None:
+    client.login(DC_COMMANDER)
+    form = client.get(f"/manuals/{KEY}/publish")
+
+    codes = re.findall(r'<option value="(\d+)"', form.text)
+    assert codes[0] == "220502" and len(codes) > 1
+    assert all(c.startswith("220502") and len(c) <= 9 for c in codes)
+    assert "本手册说明全员核酸检测" in form.text  # filled with the text in force
+
+
 def test_publishing_from_the_page_is_refused_to_a_worker(client: Client, session: Session) -> None:
     client.login(WORKER_DC)
 

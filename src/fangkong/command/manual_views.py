@@ -122,10 +122,14 @@ def version_page(request: Request, session: SessionDep, principal: PrincipalDep,
 def _publish_form(request: Request, session: Session, principal: Principal, key: str, *, language: str,
                   data: dict[str, Any] | None = None, error: AppError | None = None) -> Response:
     shown = manuals.current(session, key, language)
-    codes = manuals.publishable_codes(principal)
+    own = manuals.publishable_codes(principal)
+    # The reader's own jurisdictions first, each followed by the areas directly under it.
+    below = session.execute(select(Jurisdiction.parent_code, Jurisdiction.code)
+                            .where(Jurisdiction.parent_code.in_(own)).order_by(Jurisdiction.code)).all()
+    codes = [c for code in own for c in [code, *(child for parent, child in below if parent == code)]]
     errors = {e.field: e for e in error.errors} if error else {}
     return render(request, "command/manuals/publish.html", {
-        "m": shown, "language": language, "codes": codes, "areas": _area_names(session, codes),
+        "m": shown, "language": language, "codes": codes, "own": own, "areas": _area_names(session, codes),
         "data": data or {"manual_text": shown.text if shown.language == language else "", "language": language,
                          "jurisdiction_code": codes[0] if codes else "", "change_note": ""},
         "errors": errors, "error": error}, status=error.status if error else 200)
