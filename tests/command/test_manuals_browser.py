@@ -5,11 +5,15 @@ Uses the served application and the browser of ``tests/web/test_browser.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
+    PHONE,
     Served,
+    assert_fits_phone,
     browser,
     log_in,
     open_page,
@@ -49,3 +53,19 @@ def test_the_manual_link_of_the_rounds_page_opens_its_section_and_search_finds_n
     target.click()
     expect(page).to_have_url(f"{served.url}/manuals/taskforce-testing#upload-results")
     expect(page.locator("section#upload-results")).to_be_in_viewport()
+
+
+def test_a_worker_reads_their_manual_on_a_phone_without_scrolling_sideways(
+        open_page: Callable[..., Page], served: Served) -> None:  # noqa: F811
+    phone = open_page(viewport=PHONE)
+    log_in(phone, "dongchang_worker")
+    expect(phone.locator("[data-testid=who]")).to_be_visible()
+    phone.goto("/tracing/contacts")
+    phone.locator("[data-testid=manual-link]").click()
+
+    expect(phone).to_have_url(f"{served.url}/manuals/role-community_worker#contacts")
+    expect(phone.locator("section#contacts")).to_be_in_viewport()
+    expect(phone.locator("[data-testid=toc] a")).to_have_count(5)
+    phone.locator("[data-testid=toc] a", has_text="入户查漏").click()
+    expect(phone.locator("section#door-marks")).to_be_in_viewport()
+    assert_fits_phone(phone)
