@@ -42,6 +42,8 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong.app import create_app
+from fangkong.command import manuals
+from fangkong.command.manual_models import ManualVersion
 from fangkong.config import Settings
 from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.auth import Permission, Role
@@ -303,6 +305,19 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "api.tracing.run.edj":             (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
     "api.tracing.chain.dc":            (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
     "api.tracing.chain.edj":           (401, 403, 403, 404, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    # --- Operation manuals: every signed-in user reads them; a version published for 东昌区 is read in and
+    # above 东昌区 (missing to 二道江区); publishing takes directives:write over the chosen jurisdiction.
+    "manuals.index":                   (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "manuals.search":                  (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "manuals.for":                     (401, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303),
+    "manuals.page":                    (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "manuals.page.missing":            (401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404),
+    "manuals.history":                 (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "manuals.version.dc":              (401, 200, 404, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "manuals.publish_form":            (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "manuals.publish.dc":              (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "manuals.publish.edj":             (401, 403, 403, 422, 303, 303, 422, 403, 403, 403, 403, 403, 403, 403),
+    # --- end of operation manuals
 }
 # fmt: on
 
@@ -354,6 +369,10 @@ class World:
     trace_dc_person: int = 0  # persons not yet cases, to report: of 新站社区 and of 东通化社区
     trace_edj_person: int = 0
     trace_ids: dict[str, str] = field(default_factory=dict)  # their ID numbers, by world attribute
+    # --- Operation manuals (see ``_manual_records``): a version of the testing manual for 东昌区.
+    manual_dc_version: int = 0  # its number
+    manual_dc_version_id: int = 0  # its row, as the audit log names it
+    # --- end of operation manuals
 
     def tube(self, code: str) -> str:
         """A tube's id, as the audit log names it."""
@@ -424,6 +443,7 @@ def matrix_world(matrix_connection: Connection, demo_records: dict[str, Any]) ->
         made = _accounts_and_jobs(session, demo_records)
         _testing_records(session, made)
         _tracing_records(session, made)
+        _manual_records(session, made)
         session.commit()  # releases the session's savepoint: the records stay in the matrix's transaction
     finally:
         session.close()
@@ -582,6 +602,34 @@ def _tracing_records(session: Session, world: World) -> None:
     world.dc_contact, world.dc_neighbour_contact, world.edj_contact = (c.id for c in contacts)
     world.trace_dc_person, world.trace_edj_person = to_report.id, edj_report.id
     world.trace_ids = {"trace_dc_person": to_report.id_number, "trace_edj_person": edj_report.id_number}
+
+
+# --- Operation manuals --------------------------------------------------------------------------
+
+MANUAL_KEY = "taskforce-testing"
+
+
+def _manual_records(session: Session, world: World) -> None:
+    """A version of the testing manual published for 东昌区 (read in and above 东昌区, not in 二道江区)."""
+    made = manuals.publish(session, MANUAL_KEY, language="zh_CN", text="东昌区补充：核酸采样点晚间延长开放。",
+                           jurisdiction_code="220502", author_name="东昌区指挥长")
+    world.manual_dc_version, world.manual_dc_version_id = made.number, made.id
+
+
+def manual_versions_with(text: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(ManualVersion)
+                                  .where(ManualVersion.text == text + "\n")).scalar_one()
+
+
+def _publish(code: str) -> Case:
+    text = f"矩阵测试版本 {code}"
+    return Case("POST", "/manuals/{key}/publish", f"/manuals/{MANUAL_KEY}/publish",
+                form=lambda w: {"language": "zh_CN", "jurisdiction_code": code, "manual_text": text,
+                                "change_note": "matrix", "form_key": f"matrix-manual-{code}"},
+                effect=manual_versions_with(text))
+
+
+# --- end of operation manuals
 
 
 @pytest.fixture
@@ -1326,6 +1374,20 @@ CASES: dict[str, Case] = {
     "api.tracing.run.edj": _run("/api/v1/tracing/runs/{run_id}", "edj_run"),
     "api.tracing.chain.dc": _tcase("GET", "/api/v1/tracing/chains/{root_case_id}/graph", "dc_case"),
     "api.tracing.chain.edj": _tcase("GET", "/api/v1/tracing/chains/{root_case_id}/graph", "edj_case"),
+    # --- Operation manuals
+    "manuals.index": Case("GET", "/manuals", "/manuals"),
+    "manuals.search": Case("GET", "/manuals/search", "/manuals/search?q=核酸"),
+    "manuals.for": Case("GET", "/manuals/for", "/manuals/for?path=/testing"),
+    "manuals.page": Case("GET", "/manuals/{key}", f"/manuals/{MANUAL_KEY}"),
+    "manuals.page.missing": Case("GET", "/manuals/{key}", "/manuals/no-such-manual"),
+    "manuals.history": Case("GET", "/manuals/{key}/history", f"/manuals/{MANUAL_KEY}/history?language=zh_CN"),
+    "manuals.version.dc": Case("GET", "/manuals/{key}/versions/{number}",
+                               f"/manuals/{MANUAL_KEY}/versions/{{manual_dc_version}}?language=zh_CN",
+                               target=("manual_versions", "manual_dc_version_id")),
+    "manuals.publish_form": Case("GET", "/manuals/{key}/publish", f"/manuals/{MANUAL_KEY}/publish"),
+    "manuals.publish.dc": _publish("220502"),
+    "manuals.publish.edj": _publish("220503"),
+    # --- end of operation manuals
 }
 
 # Routes that need no row: framework plumbing, not application data.

@@ -1,5 +1,6 @@
 """Every table, imported in one place so that the metadata (and Alembic) sees them all."""
 
+from fangkong.command.manual_models import ManualVersion
 from fangkong.command.models import (
     Attachment,
     Directive,
@@ -67,6 +68,7 @@ __all__ = [
     "Job",
     "Jurisdiction",
     "LoginFailure",
+    "ManualVersion",
     "Measure",
     "Milestone",
     "NamedPerson",
