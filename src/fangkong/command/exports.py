@@ -27,7 +27,7 @@ SUBJECTS: dict[str, tuple[str, Callable[..., list[Score]]]] = {
 # The columns of the ranking, in order: (key, header msgid, value of a score).
 COLUMNS: tuple[tuple[str, str, Callable[[Score], Any]], ...] = (
     ("rank", N_("Rank"), lambda s: s.rank),
-    ("name", N_("Name"), lambda s: s.name),
+    ("name", N_("Unit or task force"), lambda s: s.name),
     ("jurisdiction_code", N_("Jurisdiction"), lambda s: s.jurisdiction_code),
     ("tasks", N_("Tasks"), lambda s: s.tasks),
     ("done_on_time", N_("Done on time"), lambda s: s.done_on_time),
