@@ -42,8 +42,9 @@ def plan(session: Session, as_user, make_unit) -> dict[str, int]:  # type: ignor
 
     directive = service.create_directive(session, DirectiveIn(jurisdiction_code=CITY, title="全市核酸检测施工图"))
     service.issue_directive(session, directive, now=at(-10))
-    root = service.create_task(session, TaskIn(jurisdiction_code=CITY, title="组织全员核酸检测", directive_id=directive.id,
-                                               starts_at=at(-10), due_at=at(48), responsibility=by(CITY)), now=at(-10))
+    root = service.create_task(session, TaskIn(jurisdiction_code=CITY, title="组织全员核酸检测",
+                                               directive_id=directive.id, starts_at=at(-10), due_at=at(48),
+                                               responsibility=by(CITY)), now=at(-10))
     service.report_progress(session, root, ProgressIn(text="已启动", percent=40), now=at(-9))
     done = service.create_task(session, TaskIn(jurisdiction_code=CITY, title="制定检测方案", directive_id=directive.id,
                                                starts_at=at(-10), due_at=at(-5), responsibility=by(CITY)), now=at(-10))
@@ -164,7 +165,7 @@ def test_the_assessment_page_ranks_the_units_and_sorts_by_a_column(client, score
     ids = [scored[k].id for k in ("good", "slow", "stuck")]
     assert [i for i in order if i in ids] == ids  # on time first; then fewer overdue
     by_overdue = client.get("/command/assessment?sort=overdue&direction=desc").text
-    assert [int(i) for i in re.findall(r'<tr data-id="(\d+)">', by_overdue)][0] == scored["stuck"].id
+    assert next(int(i) for i in re.findall(r'<tr data-id="(\d+)">', by_overdue)) == scored["stuck"].id
     assert client.get("/command/assessment?sort=nonsense").status_code == 422
     assert client.get("/command/assessment?of=task_forces").status_code == 200
 

@@ -60,8 +60,9 @@ class PlanRow:
 @pages.get("/command/plans")
 def plans_page(request: Request, session: SessionDep, principal: Reader) -> Response:
     """The directives whose plans the user reads, their own and those handed down into their jurisdiction."""
-    counts = dict(session.execute(select(Task.directive_id, func.count()).where(Task.directive_id.is_not(None))
-                                  .group_by(Task.directive_id)).all())
+    counts: dict[int, int] = {directive: n for directive, n in session.execute(
+        select(Task.directive_id, func.count()).where(Task.directive_id.is_not(None)).group_by(Task.directive_id))
+        if directive is not None}
     own = {d.id: d for d in session.execute(select(Directive).order_by(Directive.id.desc())
                                             .limit(PLANS_SHOWN)).scalars()}
     above = sorted(set(counts) - set(own))[-PLANS_SHOWN:]
@@ -222,7 +223,8 @@ def _data_templates() -> list[DataTemplate]:
 
     english = not get_locale().startswith("zh")
     return [
-        DataTemplate("lab-results", N_("Lab results"), N_("The lab results upload page, and `fangkong testing import`."),
+        DataTemplate("lab-results", N_("Lab results"),
+                     N_("The lab results upload page, and `fangkong testing import`."),
                      ((".xlsx", "/testing/template.xlsx"), (".csv", "/testing/template.csv")),
                      tuple((c.key if english else c.zh, c.required, c.help_en if english else c.help_zh)
                            for c in RESULT_COLUMNS)),

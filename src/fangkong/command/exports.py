@@ -84,7 +84,7 @@ def export_xlsx(session: Session, subject: str, scores: Sequence[Score], *, now:
         cell.font = Font(bold=True)
     for score in scores:
         row = []
-        for key, _, value in COLUMNS:
+        for _key, _, value in COLUMNS:
             v = value(score)
             row.append(round(v, 4) if isinstance(v, float) else v)
         sheet.append(row)

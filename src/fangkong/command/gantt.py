@@ -100,7 +100,8 @@ class Gantt:
 
         return {"directive": asdict(self.directive), "now": _ms(self.now), "bars": [bar(b) for b in self.bars],
                 "critical": [b.id for b in self.critical],
-                "states": [{"key": k, "label": gettext(v), "colour": STATE_COLOURS[k]} for k, v in STATE_LABELS.items()]}
+                "states": [{"key": k, "label": gettext(v), "colour": STATE_COLOURS[k]}
+                           for k, v in STATE_LABELS.items()]}
 
 
 def readable_directive(session: Session, directive_id: int) -> Directive:
