@@ -14,7 +14,15 @@ from fangkong.command import loops, service
 from fangkong.command.schemas import DirectiveIn, PartyIn, ResponsibilityIn, TaskIn
 from fangkong.core.db import system_session, utcnow
 from fangkong.users import service as users
-from tests.web.test_browser import Served, browser, log_in, open_page, served  # noqa: F401  (shared fixtures)
+from tests.web.test_browser import (  # noqa: F401  (shared fixtures)
+    PHONE,
+    Served,
+    assert_fits_phone,
+    browser,
+    log_in,
+    open_page,
+    served,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -45,9 +53,9 @@ def demo_plan(served: Served) -> dict[str, object]:  # noqa: F811
         return {"id": directive.id, "late": late}
 
 
-def work_counts(served: Served, username: str) -> dict[str, int]:
+def work_counts(app: Served, username: str) -> dict[str, int]:
     """The work loop's counts as ``username`` may count them."""
-    with system_session(served.engine) as session:
+    with system_session(app.engine) as session:
         user = users.find_user(session, username)
         assert user is not None
         users.principal_for(user).bind(session)
@@ -85,3 +93,17 @@ def test_a_commander_opens_the_gantt_of_a_plan_sees_its_bars_and_the_flow_charts
     nodes = page.evaluate("""() => echarts.getInstanceByDom(document.getElementById('flow-work')).getOption()
                              .series[0].data.map(n => [n.id, n.value])""")
     assert dict(nodes) == expected
+
+
+def test_the_charts_pages_fit_a_phone(open_page: Callable[..., Page], served: Served,  # noqa: F811
+                                      demo_plan: dict[str, object]) -> None:
+    page = open_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(page, "dongchang_commander")
+    page.goto(f"/command/plans/{demo_plan['id']}")
+    expect(page.locator("#gantt-chart")).to_have_attribute("data-ready", "true")
+    assert_fits_phone(page)
+    for path in ("/command/plans", "/command/flows", "/command/assessment", "/command/templates", "/"):
+        page.goto(path)
+        page.wait_for_load_state("load")
+        assert_fits_phone(page)
+    expect(page.locator("[data-testid=work-loop]")).to_be_visible()
