@@ -166,7 +166,9 @@ def test_the_assessment_page_ranks_the_units_and_sorts_by_a_column(client, score
     assert [i for i in order if i in ids] == ids  # on time first; then fewer overdue
     by_overdue = client.get("/command/assessment?sort=overdue&direction=desc").text
     assert next(int(i) for i in re.findall(r'<tr data-id="(\d+)">', by_overdue)) == scored["stuck"].id
-    assert client.get("/command/assessment?sort=nonsense").status_code == 422
+    bad = client.get("/command/assessment?sort=nonsense&lang=en")
+    assert bad.status_code == 422 and "sort" in bad.text and "not one of the allowed choices" in bad.text
+    assert client.get("/command/assessment?direction=sideways").status_code == 422
     assert client.get("/command/assessment?of=task_forces").status_code == 200
 
 

@@ -20,7 +20,7 @@ from fangkong.command.organisation import STANDARD_TASK_FORCES
 from fangkong.core import audit
 from fangkong.core.auth import Permission
 from fangkong.core.deps import PrincipalDep, SessionDep, requires
-from fangkong.core.errors import N_, NotFound
+from fangkong.core.errors import N_, Invalid, NotFound
 from fangkong.core.i18n import get_locale, gettext
 from fangkong.core.scope import Principal, principal_of, system_access
 from fangkong.geo import service as geo
@@ -180,8 +180,10 @@ def flows_page(request: Request, session: SessionDep, principal: Counter, under:
 
 
 def _ranking(session: Session, of: str, sort: str, direction: str) -> list[Any]:
-    descending = {"asc": False, "desc": True}.get(direction)
-    return exports.ranking(session, of, sort=sort, descending=descending)
+    directions = {"": None, "asc": False, "desc": True}
+    if direction not in directions:
+        raise Invalid.field("direction", N_("This value is not one of the allowed choices."))
+    return exports.ranking(session, of, sort=sort, descending=directions[direction])
 
 
 @pages.get("/command/assessment")
