@@ -31,7 +31,7 @@ from fangkong.web.templating import render
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["command"])
 
-nav.register(nav.NavItem("command", N_("Plans"), "/command/plans", Permission.COMMAND_READ, order=60))
+nav.register(nav.NavItem("command", N_("Work plans"), "/command/plans", Permission.COMMAND_READ, order=60))
 nav.register(nav.NavItem("command", N_("Flow charts"), "/command/flows", Permission.AGGREGATES_READ, order=70))
 nav.register(nav.NavItem("command", N_("Assessment"), "/command/assessment", Permission.AGGREGATES_READ, order=80))
 nav.register(nav.NavItem("command", N_("Standard templates"), "/command/templates", order=90))
@@ -145,7 +145,8 @@ def _may_open(principal: Principal, href: str | None) -> bool:
 
 
 def _area_choices(session: Session) -> list[Jurisdiction]:
-    """The districts the user reaches (and their own area when it is narrower), for the area filter."""
+    """The districts the user may count (and their own area when it is narrower), for the area filter."""
+    principal = principal_of(session)
     nodes: list[Jurisdiction] = []
     for root in geo.roots(session):
         nodes.append(root)
@@ -153,7 +154,7 @@ def _area_choices(session: Session) -> list[Jurisdiction]:
             nodes += session.execute(select(Jurisdiction).where(
                 func.length(Jurisdiction.code) == Level.DISTRICT.value,
                 Jurisdiction.code.startswith(root.code)).order_by(Jurisdiction.code)).scalars().all()
-    return nodes
+    return [n for n in nodes if principal.can(Permission.AGGREGATES_READ, n.code)]
 
 
 @pages.get("/command/flows")
