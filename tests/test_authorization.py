@@ -318,6 +318,21 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "manuals.publish.dc":              (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
     "manuals.publish.edj":             (401, 403, 403, 422, 303, 303, 422, 403, 403, 403, 403, 403, 403, 403),
     # --- end of operation manuals
+    # Charts of the command module: plans (Gantt), flow charts, assessment and its export, templates, the
+    # overview's work loop. A city plan handed down to 新站社区 is seen as a sub-plan from below; a plan of
+    # 二道江区 only is missing to 东昌区.
+    "charts.plans":                    (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "charts.plan.city":                (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "charts.plan.edj":                 (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "api.charts.plan.city":            (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.charts.plan.edj":             (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "charts.flows":                    (401, 200, 200, 200, 200, 200, 200, 200, 403, 200, 403, 200, 200, 200),
+    "charts.flows.under_edj":          (401, 404, 404, 404, 200, 200, 404, 200, 403, 200, 403, 404, 200, 404),
+    "charts.assessment":               (401, 200, 200, 200, 200, 200, 200, 200, 403, 200, 403, 200, 200, 200),
+    "charts.assessment.export":        (401, 200, 200, 200, 200, 200, 200, 200, 403, 200, 403, 200, 200, 200),
+    "charts.templates":                (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "charts.template.trace_cases":     (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "charts.overview.work_loop":       (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
 }
 # fmt: on
 
@@ -373,6 +388,9 @@ class World:
     manual_dc_version: int = 0  # its number
     manual_dc_version_id: int = 0  # its row, as the audit log names it
     # --- end of operation manuals
+    # Charts of the command module (see ``_charts_records``).
+    charts_city_plan: int = 0  # a directive of 通化市 whose task is handed down to 东昌区 and to 新站社区
+    charts_edj_plan: int = 0  # a directive of 二道江区 with one task there
 
     def tube(self, code: str) -> str:
         """A tube's id, as the audit log names it."""
@@ -444,6 +462,7 @@ def matrix_world(matrix_connection: Connection, demo_records: dict[str, Any]) ->
         _testing_records(session, made)
         _tracing_records(session, made)
         _manual_records(session, made)
+        _charts_records(session, made)
         session.commit()  # releases the session's savepoint: the records stay in the matrix's transaction
     finally:
         session.close()
@@ -630,6 +649,92 @@ def _publish(code: str) -> Case:
 
 
 # --- end of operation manuals
+# --- Charts of the command module: the records their cases point at, and what a response must show
+
+
+def _charts_records(session: Session, world: World) -> None:
+    """A city directive whose task is handed down to 东昌区 and on to 新站社区, and a directive of 二道江区
+    whose task is handed down to 东通化社区."""
+    from fangkong.command import service as command
+    from fangkong.command.schemas import DirectiveIn, HandDownIn, PartyIn, ResponsibilityIn, TaskIn
+
+    who = ResponsibilityIn(assignee=PartyIn(name="专人"))
+    due = utcnow() + timedelta(days=2)
+
+    def plan(code: str, title: str) -> tuple[int, Any]:
+        directive = command.create_directive(session, DirectiveIn(jurisdiction_code=code, title=title))
+        command.issue_directive(session, directive)
+        task = command.create_task(session, TaskIn(jurisdiction_code=code, title=title, directive_id=directive.id,
+                                                   due_at=due, responsibility=who))
+        return directive.id, task
+
+    world.charts_city_plan, city_task = plan("2205", "全市核酸检测")
+    district = command.hand_down(session, city_task, HandDownIn(jurisdiction_code="220502", responsibility=who))
+    command.hand_down(session, district, HandDownIn(jurisdiction_code=DC_COMMUNITY, responsibility=who))
+    world.charts_edj_plan, edj_task = plan("220503", "二道江区封控")
+    command.hand_down(session, edj_task, HandDownIn(jurisdiction_code=EDJ_COMMUNITY, responsibility=who))
+
+
+CHARTS_PLAN = "/command/plans/{directive_id}"
+
+
+def _plan(route: str, key: str, **kw: Any) -> Case:
+    """A plan of the world, by attribute; a 404 on it must be audited."""
+    return Case("GET", route, route.replace("{directive_id}", "{" + key + "}"), target=("directives", key),
+                overlapping=True, **kw)
+
+
+def plans_listed(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The plans listed are those with a task where the persona reads the lists (or of their own level)."""
+    from fangkong.command.models import Task as CommandTask
+
+    reach = _reach(s, persona, Permission.COMMAND_READ)
+    for key in ("charts_city_plan", "charts_edj_plan"):
+        ident = getattr(w, key)
+        codes = s.execute(select(CommandTask.jurisdiction_code).where(CommandTask.directive_id == ident)).scalars()
+        assert (f'href="/command/plans/{ident}"' in response.text) == any(_within(c, reach) for c in codes), key
+
+
+def plan_bars_in_scope(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The Gantt holds exactly the plan's tasks where the persona reads the lists."""
+    from fangkong.command.models import Task as CommandTask
+
+    reach = _reach(s, persona, Permission.COMMAND_READ)
+    directive = response.json()["directive"]["id"]
+    expected = {t.id for t in s.execute(select(CommandTask).where(CommandTask.directive_id == directive)).scalars()
+                if _within(t.jurisdiction_code, reach)}
+    assert expected and {b["id"] for b in response.json()["bars"]} == expected
+
+
+def work_loop_counted(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The work loop's tasks are counted over where the persona may count."""
+    from fangkong.command.models import Task as CommandTask
+    from fangkong.command.models import TaskStatus
+
+    reach = _reach(s, persona, Permission.AGGREGATES_READ)
+    now = utcnow()
+    assigned = sum(1 for t in s.execute(select(CommandTask).where(CommandTask.status == TaskStatus.ASSIGNED))
+                   .scalars() if _within(t.jurisdiction_code, reach) and (t.due_at is None or t.due_at >= now))
+    shown = re.search(r'data-stage="assigned" data-count="(\d+)"', response.text)
+    assert shown is not None and int(shown.group(1)) == assigned
+
+
+def assessment_exports(s: Session, w: World) -> int:
+    return s.execute(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == Action.EXPORT, AuditEntry.entity == "assessment")).scalar_one()
+
+
+def assessment_watermarked(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The export carries the exporting user's name above and below the ranking."""
+    rows = list(load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert persona.username is not None and persona.username in rows[1][0] and persona.username in rows[-1][0]
+
+
+def work_loop_shown(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The overview shows the work loop (counts only) to whoever may count, and to no one else."""
+    user = users.find_user(s, persona.username or "")
+    assert user is not None
+    assert ('data-testid="work-loop"' in response.text) == users.principal_for(user).can(Permission.AGGREGATES_READ)
 
 
 @pytest.fixture
@@ -1388,6 +1493,21 @@ CASES: dict[str, Case] = {
     "manuals.publish.dc": _publish("220502"),
     "manuals.publish.edj": _publish("220503"),
     # --- end of operation manuals
+    # Charts of the command module (see ``_charts_records``).
+    "charts.plans": Case("GET", "/command/plans", "/command/plans", check=plans_listed),
+    "charts.plan.city": _plan(CHARTS_PLAN, "charts_city_plan"),
+    "charts.plan.edj": _plan(CHARTS_PLAN, "charts_edj_plan"),
+    "api.charts.plan.city": _plan("/api/v1" + CHARTS_PLAN, "charts_city_plan", check=plan_bars_in_scope),
+    "api.charts.plan.edj": _plan("/api/v1" + CHARTS_PLAN, "charts_edj_plan", check=plan_bars_in_scope),
+    "charts.flows": Case("GET", "/command/flows", "/command/flows", check=work_loop_counted),
+    "charts.flows.under_edj": Case("GET", "/command/flows", "/command/flows?under=220503",
+                                   target=("jurisdictions", "220503")),
+    "charts.assessment": Case("GET", "/command/assessment", "/command/assessment"),
+    "charts.assessment.export": Case("GET", "/command/assessment.xlsx", "/command/assessment.xlsx?of=units",
+                                     effect=assessment_exports, check=assessment_watermarked),
+    "charts.templates": Case("GET", "/command/templates", "/command/templates"),
+    "charts.template.trace_cases": Case("GET", "/command/templates/{name}.csv", "/command/templates/trace-cases.csv"),
+    "charts.overview.work_loop": Case("GET", "/", "/", check=work_loop_shown),
 }
 
 # Routes that need no row: framework plumbing, not application data.

@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             swagger_favicon_url="/static/favicon.svg",
         )
 
+    from fangkong.command import charts as command_charts
     from fangkong.command import manual_views
     from fangkong.geo import views as geo_views
     from fangkong.people import views as people_views
@@ -82,7 +83,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from fangkong.web import admin, views
 
     csrf = [Depends(verify_csrf)]
-    for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views, manual_views):
+    for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views,
+                   command_charts, manual_views):
         app.include_router(module.pages, dependencies=csrf)
         if hasattr(module, "api"):
             app.include_router(module.api, prefix="/api/v1", dependencies=csrf)
