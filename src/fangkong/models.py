@@ -1,5 +1,7 @@
 """Every table, imported in one place so that the metadata (and Alembic) sees them all."""
 
+from fangkong.command.channel_models import ChannelHit, DirectContact, DirectMessage, DirectReply
+from fangkong.command.inspections import Finding, FindingPhoto, Inspection
 from fangkong.command.models import (
     Attachment,
     Directive,
@@ -47,6 +49,14 @@ from fangkong.tracing.models import (
 from fangkong.users.models import ApiToken, LoginFailure, RoleGrant, User, UserSession
 
 __all__ = [
+    # Inspections and the direct channel.
+    "ChannelHit",
+    "DirectContact",
+    "DirectMessage",
+    "DirectReply",
+    "Finding",
+    "FindingPhoto",
+    "Inspection",
     "ApiToken",
     "Attachment",
     "AuditEntry",
