@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             swagger_favicon_url="/static/favicon.svg",
         )
 
+    from fangkong.command import channel_views, inspection_views
     from fangkong.geo import views as geo_views
     from fangkong.people import views as people_views
     from fangkong.testing import views as testing_views
@@ -81,8 +82,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from fangkong.web import admin, views
 
     csrf = [Depends(verify_csrf)]
-    for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views):
+    for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views,
+                   inspection_views, channel_views):
         app.include_router(module.pages, dependencies=csrf)
+        if hasattr(module, "public"):
+            # Forms of the public, sent without a session: they carry a signed token of their own instead.
+            app.include_router(module.public)
         if hasattr(module, "api"):
             app.include_router(module.api, prefix="/api/v1", dependencies=csrf)
 

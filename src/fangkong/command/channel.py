@@ -398,18 +398,19 @@ def track(session: Session, code: str, *, address: str | None, secret: str,
         if message is None:
             return None
         category = rules().category(message.category)
-        area = _area_path(session, message.jurisdiction_code)
+        area = area_path(session, message.jurisdiction_code)
         return Tracking(code=format_code(message.tracking_code),
                         category_label=category.label if category else message.category, area=area,
                         received_at=message.created_at, status=status_of(message),
                         replies=[Reply(r.at, r.text) for r in message.replies])
 
 
-def _area_path(session: Session, code: str) -> str:
+def area_path(session: Session, code: str) -> str:
     """The names from the district down to ``code`` (public names of the tree)."""
     codes = [code[:n] for n in (6, 9, 12) if n <= len(code)]
-    names = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                 .where(Jurisdiction.code.in_(codes))).tuples().all())
+    with system_access(session):
+        names = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)
+                                     .where(Jurisdiction.code.in_(codes))).all())
     return " ".join(names[c] for c in codes if c in names)
 
 
@@ -422,7 +423,7 @@ def areas(session: Session, parent: str | None = None) -> list[tuple[str, str]]:
         else:
             stmt = select(Jurisdiction.code, Jurisdiction.name).where(
                 func.length(Jurisdiction.code) == Level.DISTRICT.value)
-        return [(c, n) for c, n in session.execute(stmt.order_by(Jurisdiction.code)).tuples()]
+        return [(c, n) for c, n in session.execute(stmt.order_by(Jurisdiction.code))]
 
 
 # ------------------------------------------------------------------------------------------------ staff
