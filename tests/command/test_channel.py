@@ -22,7 +22,7 @@ from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.errors import Invalid, TooManyRequests
 from fangkong.core.i18n import set_locale, translate
 from fangkong.core.scope import Principal, system_access
-from tests.command.conftest import CITY, DC, DONGTONGHUA, T0, XINZHAN, hours
+from tests.command.conftest import CITY, DC, DONGTONGHUA, XINZHAN, hours
 from tests.conftest import CITY_COMMANDER, DC_COMMANDER, WORKER_DC, WORKER_EDJ, Client
 
 SECRET = "test-secret-key"  # the suite's settings' secret key
@@ -126,7 +126,8 @@ def test_the_sender_follows_the_problem_loop_with_the_tracking_code(public: Sess
 
     assert status() is TrackStatus.RECEIVED
     as_user(DC_COMMANDER)
-    channel.reply(public, channel.get_message(public, message.id), "已转东昌区核酸检测专班，正在增设采样台。", now=hours(1))
+    channel.reply(public, channel.get_message(public, message.id), "已转东昌区核酸检测专班，正在增设采样台。",
+                  now=hours(1))
     assert status() is TrackStatus.IN_HAND
     as_user(DC_COMMANDER)
     problem = problems.get_problem(public, message.problem_id)

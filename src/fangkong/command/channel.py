@@ -284,7 +284,8 @@ def _checked(session: Session, data: Submission, text: str,
         known = code.isdigit() and len(code) >= Level.DISTRICT.value and session.execute(
             select(Jurisdiction.code).where(Jurisdiction.code == code)).first() is not None
     if not known:
-        errors.append(FieldError("jurisdiction", N_("Choose your district, and your street or community if you know it.")))
+        errors.append(FieldError("jurisdiction",
+                                 N_("Choose your district, and your street or community if you know it.")))
     if len(text) < limits.text_min:
         errors.append(FieldError("text", N_("Please describe the problem or need in at least {limit} characters."),
                                  {"limit": limits.text_min}))

@@ -177,7 +177,8 @@ def add_finding(request: Request, session: SessionDep, principal: Writer, inspec
         inspection = inspections.get_inspection(session, inspection_id)
         context = _context(session, principal, inspection)
         context.update({"finding": finding, "errors": _errors_of(exc), "error": exc})
-        template = "command/_findings.html" if request.headers.get("hx-request") == "true" else "command/inspection.html"
+        is_htmx = request.headers.get("hx-request") == "true"
+        template = "command/_findings.html" if is_htmx else "command/inspection.html"
         return render(request, template, context, status=exc.status)
     if request.headers.get("hx-request") == "true":
         session.flush()

@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import ForeignKey, Index, Select, String, Text, select
+from sqlalchemy import ForeignKey, Index, Select, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from fangkong.command import organisation, problems
@@ -302,20 +302,20 @@ def _site_field(kind: SiteKind) -> str:
 def _site(session: Session, site: SiteIn) -> tuple[str, str]:
     """(jurisdiction code, name) of the site; a site that does not exist is a field error."""
     field = _site_field(site.kind)
-    row: tuple[str, str] | None = None
-    # Places, facilities and the tree are reference data every role with geo:read sees; the check
-    # that the site lies in the inspector's jurisdiction follows.
-    with system_access(session):
-        if site.kind is SiteKind.PLACE and site.place_id is not None:
-            row = session.execute(select(Place.jurisdiction_code, Place.name)
-                                  .where(Place.id == site.place_id)).tuple_one_or_none()
-        elif site.kind is SiteKind.FACILITY and site.facility_id is not None:
-            row = session.execute(select(Facility.jurisdiction_code, Facility.name)
-                                  .where(Facility.id == site.facility_id)).tuple_one_or_none()
-        elif site.kind is SiteKind.COMMUNITY and site.community_code:
-            found = session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                    .where(Jurisdiction.code == site.community_code)).tuple_one_or_none()
-            row = found if found is not None and len(found[0]) == Level.COMMUNITY.value else None
+    stmt: Select[str, str] | None = None
+    if site.kind is SiteKind.PLACE and site.place_id is not None:
+        stmt = select(Place.jurisdiction_code, Place.name).where(Place.id == site.place_id)
+    elif site.kind is SiteKind.FACILITY and site.facility_id is not None:
+        stmt = select(Facility.jurisdiction_code, Facility.name).where(Facility.id == site.facility_id)
+    elif site.kind is SiteKind.COMMUNITY and site.community_code:
+        stmt = select(Jurisdiction.code, Jurisdiction.name).where(
+            Jurisdiction.code == site.community_code, func.length(Jurisdiction.code) == Level.COMMUNITY.value)
+    row = None
+    if stmt is not None:
+        # Places, facilities and the tree are reference data every role with geo:read sees; the check
+        # that the site lies in the inspector's jurisdiction follows.
+        with system_access(session):
+            row = session.execute(stmt).one_or_none()
     if row is None:
         raise Invalid.field(field, N_("Choose the site that was inspected."))
     return row[0], row[1]
@@ -358,7 +358,8 @@ def _store_photo(session: Session, finding: Finding, photo: PhotoIn, content_typ
         partial = path.with_suffix(f".{os.getpid()}.part")
         partial.write_bytes(photo.data)
         os.replace(partial, path)
-    made = FindingPhoto(jurisdiction_code=finding.jurisdiction_code, filename=Path(photo.filename).name[:200] or "photo",
+    made = FindingPhoto(jurisdiction_code=finding.jurisdiction_code,
+                        filename=Path(photo.filename).name[:200] or "photo",
                         content_type=content_type, size=len(photo.data), sha256=sha, path=relative)
     session.add(made)
     return made
