@@ -27,9 +27,14 @@ from fangkong.config import Settings
 from fangkong.core.db import system_session
 from tests.command.test_inspections import png
 from tests.conftest import build_database, drop_database
-from tests.web.test_browser import PHONE, Served, browser, log_in, open_page  # noqa: F401  (fixtures)
+from tests.web import test_browser as web
+from tests.web.test_browser import PHONE, Served, log_in
 
 pytestmark = pytest.mark.browser
+
+# The browser tests' fixtures, reused: one Chromium for the module, a fresh context per page.
+browser = web.browser
+open_page = web.open_page
 
 
 @pytest.fixture(scope="module")
