@@ -126,7 +126,9 @@ def test_an_inspector_records_a_finding_with_a_photo_from_a_phone(open_page: Cal
     image = page.locator("img[data-photo]")
     expect(image).to_have_count(1)
     expect(page.get_by_test_id("finding-problem")).to_have_count(1)
-    assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) == 8
+    # The photo is served back to the inspector and decodes as the 8×8 image sent (waits for it to load).
+    page.wait_for_function("() => { const i = document.querySelector('img[data-photo]');"
+                           " return i !== null && i.complete && i.naturalWidth === 8; }")
     # The form is ready for the next finding.
     expect(page.get_by_test_id("finding-form").locator("textarea[name=text]")).to_have_value("")
     with system_session(served.engine) as session:
