@@ -197,8 +197,11 @@ def test_old_hits_are_pruned(public: Session) -> None:
     submit(public, sending(f"{TEXT}！", form_token=token(at=25)), at=25)
 
     with system_access(public):
-        ats = public.execute(select(ChannelHit.at)).scalars().all()
-    assert ats and all(at >= hours(24) for at in ats)
+        hits = public.execute(select(ChannelHit)).scalars().all()
+    assert hits and all(hit.at >= hours(24) for hit in hits)
+    # The limits count keyed digests: neither the address nor the phone is kept.
+    assert not any("10.0.0.1" in hit.digest or "13904351234" in hit.digest for hit in hits)
+    assert {hit.kind for hit in hits} == {"submit_address", "submit_phone"}
 
 
 def test_the_same_text_again_is_a_retry_with_the_same_code(public: Session) -> None:

@@ -34,11 +34,19 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Select, delete, func, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from fangkong.command import organisation, problems
 from fangkong.command.channel_models import ChannelHit, DirectContact, DirectMessage, DirectReply, TrackStatus
-from fangkong.command.models import MeasureStatus, OrgUnit, OrgUnitKind, ProblemSource, ProblemStatus, TaskForce
+from fangkong.command.models import (
+    MeasureStatus,
+    OrgUnit,
+    OrgUnitKind,
+    Problem,
+    ProblemSource,
+    ProblemStatus,
+    TaskForce,
+)
 from fangkong.command.schemas import ProblemIn
 from fangkong.core import audit
 from fangkong.core.auth import Permission, same, sign
@@ -432,7 +440,9 @@ def areas(session: Session, parent: str | None = None) -> list[tuple[str, str]]:
 
 def messages(*, under: str | None = None) -> Select[DirectMessage]:
     """The channel's messages, newest first (the scope is added by the session)."""
-    stmt = select(DirectMessage)
+    # The list shows each message's problem and its status for the sender: load them with the page.
+    stmt = select(DirectMessage).options(selectinload(DirectMessage.problem).selectinload(Problem.measures),
+                                         selectinload(DirectMessage.replies))
     if under:
         stmt = stmt.where(DirectMessage.jurisdiction_code.startswith(under, autoescape=True))
     return stmt.order_by(DirectMessage.created_at.desc(), DirectMessage.id.desc())
