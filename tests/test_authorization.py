@@ -27,6 +27,7 @@ itself is a case of the matrix.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -44,6 +45,9 @@ from sqlalchemy.orm import Session
 from fangkong.app import create_app
 from fangkong.command import manuals
 from fangkong.command.manual_models import ManualVersion
+from fangkong.command import channel, inspections
+from fangkong.command.channel_models import DirectMessage, DirectReply
+from fangkong.command.models import OrgUnit, OrgUnitKind
 from fangkong.config import Settings
 from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.auth import Permission, Role
@@ -51,7 +55,7 @@ from fangkong.core.db import system_session, utcnow
 from fangkong.core.deps import SESSION_COOKIE
 from fangkong.core.jobs import Job, JobState
 from fangkong.core.scope import Principal, covers
-from fangkong.geo.models import Facility, FacilityKind, Jurisdiction
+from fangkong.geo.models import Facility, FacilityKind, Jurisdiction, Place
 from fangkong.people.identity import check_digit
 from fangkong.people.models import Household, Person, Whereabouts
 from fangkong.synth import demo
@@ -333,6 +337,33 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "charts.templates":                (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "charts.template.trace_cases":     (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "charts.overview.work_loop":       (401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # --- Inspections (四不两直) and the direct channel (厅局长直通车) ---------------------------------
+    # Inspections and the channel's messages are read with command:read and written with command:write
+    # where their site or sender's area lies; a sender's contact is revealed only with command:write
+    # over the handling unit's level (新站社区's message: 东昌区's testing office; 东通化社区's: the city's).
+    # The public pages answer everyone, signed in or not.
+    "inspections.list":                (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "inspections.new_form":            (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "inspections.record.dc":           (401, 303, 422, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "inspections.record.edj":          (401, 422, 303, 422, 303, 303, 422, 303, 403, 403, 403, 422, 422, 422),
+    "inspections.page.dc":             (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "inspections.page.edj":            (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "inspections.finding.dc":          (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "inspections.finding.edj":         (401, 404, 303, 404, 303, 303, 404, 303, 403, 403, 403, 404, 404, 404),
+    "inspections.photo.dc":            (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "inspections.photo.edj":           (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "direct.form":                     (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "direct.areas":                    (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "direct.submit":                   (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "direct.track_form":               (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "direct.track":                    (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "channel.list":                    (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "channel.message.dc":              (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "channel.message.edj":             (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "channel.reveal.dc":               (401, 403, 404, 200, 200, 200, 200, 200, 403, 403, 403, 403, 403, 200),
+    "channel.reveal.edj":              (401, 404, 403, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "channel.reply.dc":                (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    # --- end of inspections and the direct channel ---------------------------------------------------
 }
 # fmt: on
 
@@ -391,6 +422,16 @@ class World:
     # Charts of the command module (see ``_charts_records``).
     charts_city_plan: int = 0  # a directive of 通化市 whose task is handed down to 东昌区 and to 新站社区
     charts_edj_plan: int = 0  # a directive of 二道江区 with one task there
+    # Inspections and the direct channel (see ``_inspection_and_channel_records``).
+    dc_inspection: int = 0  # of a venue of 新站社区, with one finding and its photo
+    edj_inspection: int = 0  # of a venue of 东通化社区 (二道江区), likewise
+    dc_photo: int = 0
+    edj_photo: int = 0
+    dc_committee: int = 0  # the units a finding names: the committees of 新站社区 and 东通化社区
+    edj_committee: int = 0
+    dc_message: int = 0  # messages of the public about testing: in 新站社区 (handled by 东昌区's testing office)
+    edj_message: int = 0  # and in 东通化社区 (handled by the city's), each with the sender's name and phone
+    dc_message_code: str = ""  # the tracking code of ``dc_message``
 
     def tube(self, code: str) -> str:
         """A tube's id, as the audit log names it."""
@@ -463,6 +504,7 @@ def matrix_world(matrix_connection: Connection, demo_records: dict[str, Any]) ->
         _tracing_records(session, made)
         _manual_records(session, made)
         _charts_records(session, made)
+        _inspection_and_channel_records(session, made)
         session.commit()  # releases the session's savepoint: the records stay in the matrix's transaction
     finally:
         session.close()
@@ -735,6 +777,133 @@ def work_loop_shown(response: Any, s: Session, w: World, persona: Persona) -> No
     user = users.find_user(s, persona.username or "")
     assert user is not None
     assert ('data-testid="work-loop"' in response.text) == users.principal_for(user).can(Permission.AGGREGATES_READ)
+# --- Inspections and the direct channel: records, effects, checks ---------------------------------
+
+MATRIX_PHOTO = b"\x89PNG\r\n\x1a\n" + b"matrix photo"  # a PNG by its first bytes; content enough to serve
+MATRIX_MESSAGE = "矩阵测试：小区门口的核酸采样点排队很久还没有开始采样"
+MATRIX_SENDER = ("王秀英", "13904351234")
+
+
+def _photo_path() -> str:
+    sha = hashlib.sha256(MATRIX_PHOTO).hexdigest()
+    return f"{inspections.FOLDER}/{sha[:2]}/{sha}"
+
+
+@pytest.fixture(autouse=True)
+def _matrix_photo_on_disk(request: pytest.FixtureRequest) -> None:
+    """The photo of the inspection cases, written where this test's application keeps its files."""
+    params = getattr(request.node, "callspec", None)
+    if params is None or not str(params.params.get("case_id", "")).startswith("inspections.photo"):
+        return
+    path = request.getfixturevalue("settings").data_dir / _photo_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(MATRIX_PHOTO)
+
+
+def _inspection_and_channel_records(session: Session, world: World) -> None:
+    """An inspection with a finding and a photo at a venue of 新站社区 and of 东通化社区; a message of the
+    public from each community, with the sender's name and phone."""
+    committees = dict(session.execute(select(OrgUnit.jurisdiction_code, OrgUnit.id).where(
+        OrgUnit.kind == OrgUnitKind.COMMUNITY_COMMITTEE)).all())
+    now = utcnow()
+    made = {}
+    for code, place_name in ((DC_COMMUNITY, "西关蔬菜批发市场"), (EDJ_COMMUNITY, "二道江区第一中学")):
+        place = session.execute(select(Place).where(Place.name == place_name)).scalar_one()
+        inspection = inspections.record_inspection(session, inspections.SiteIn(kind=inspections.SiteKind.PLACE,
+                                                                                place_id=place.id),
+                                                   inspected_at=now - timedelta(hours=1), team="矩阵")
+        finding = inspections.add_finding(session, inspection, inspections.FindingIn(
+            text="入口未查验场所码", severity=inspections.Severity.MAJOR, unit_id=committees[code]), now=now)
+        photo = inspections.FindingPhoto(jurisdiction_code=code, finding_id=finding.id, filename="p.png",
+                                         content_type="image/png", size=len(MATRIX_PHOTO),
+                                         sha256=hashlib.sha256(MATRIX_PHOTO).hexdigest(), path=_photo_path())
+        session.add(photo)
+        session.flush()
+        token = channel.issue_token("test-secret-key", now=now.timestamp() - 30)
+        message = channel.submit(session, channel.Submission(
+            category="testing", jurisdiction_code=code, text=f"{MATRIX_MESSAGE}（{code}）", token=token,
+            address=f"matrix-{code}", name=MATRIX_SENDER[0], phone=MATRIX_SENDER[1]), secret="test-secret-key",
+            now=now)
+        made[code] = (inspection.id, photo.id, message)
+    (world.dc_inspection, world.dc_photo, dc_message), (world.edj_inspection, world.edj_photo, edj_message) = (
+        made[DC_COMMUNITY], made[EDJ_COMMUNITY])
+    world.dc_message, world.edj_message, world.dc_message_code = (dc_message.id, edj_message.id,
+                                                                  dc_message.tracking_code)
+    world.dc_committee, world.edj_committee = committees[DC_COMMUNITY], committees[EDJ_COMMUNITY]
+
+
+def inspections_titled(team: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(inspections.Inspection)
+                                  .where(inspections.Inspection.team == team)).scalar_one()
+
+
+def findings_of(key: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(inspections.Finding)
+                                  .where(inspections.Finding.inspection_id == getattr(w, key))).scalar_one()
+
+
+def contact_reveals(key: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == Action.VIEW_UNMASKED, AuditEntry.entity == "direct_contacts",
+        AuditEntry.detail["message_id"].as_integer() == getattr(w, key))).scalar_one()
+
+
+def replies_to(key: str) -> Effect:
+    return lambda s, w: s.execute(select(func.count()).select_from(DirectReply)
+                                  .where(DirectReply.message_id == getattr(w, key))).scalar_one()
+
+
+def public_messages(s: Session, w: World) -> int:
+    return s.execute(select(func.count()).select_from(DirectMessage)).scalar_one()
+
+
+def _listed_in_reach(attribute: str, model: Any) -> Check:
+    """Exactly the records of ``model`` where the persona reads the command lists are listed."""
+
+    def check(response: Any, s: Session, w: World, persona: Persona) -> None:
+        reach = _reach(s, persona, Permission.COMMAND_READ)
+        expected = {r.id for r in s.execute(select(model)).scalars() if _within(r.jurisdiction_code, reach)}
+        assert expected and {int(i) for i in re.findall(rf'{attribute}="(\d+)"', response.text)} == expected
+
+    return check
+
+
+def sender_masked_unless_revealed(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The sender's name and phone are in a response only when it is a reveal."""
+    revealed = "/reveal" in str(response.url)
+    assert (MATRIX_SENDER[1] in response.text) == revealed
+    assert (MATRIX_SENDER[0] in response.text) == revealed
+
+
+def assert_photo(response: Any) -> None:
+    """The photo is served as what its bytes are."""
+    assert response.headers["content-type"] == "image/png"
+    assert response.content == MATRIX_PHOTO
+
+
+def tracked_without_personal_data(response: Any, s: Session, w: World, persona: Persona) -> None:
+    """The tracking page shows the status and never the sender."""
+    assert 'data-status="received"' in response.text
+    assert MATRIX_SENDER[0] not in response.text and MATRIX_SENDER[1] not in response.text
+
+
+def _public_form(w: World) -> dict[str, str]:
+    token = channel.issue_token("test-secret-key", now=utcnow().timestamp() - 30)
+    return {"category": "supply", "district": "220502", "street": "", "community": "", "text": MATRIX_MESSAGE,
+            "name": "", "phone": "", "website": "", "token": token}
+
+
+def _inspection_form(code: str) -> Callable[[World], dict[str, str]]:
+    return lambda w: {"site_kind": "community", "community": code, "team": f"matrix-{code}",
+                      "inspected_at": (utcnow() - timedelta(hours=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+                      .strftime("%Y-%m-%dT%H:%M")}
+
+
+def _finding_form(committee: str) -> Callable[[World], dict[str, str]]:
+    return lambda w: {"text": "消毒记录缺失", "severity": "minor", "unit_id": str(getattr(w, committee))}
+
+
+# --- end of inspections and the direct channel -------------------------------------------------------
 
 
 @pytest.fixture
@@ -1508,6 +1677,55 @@ CASES: dict[str, Case] = {
     "charts.templates": Case("GET", "/command/templates", "/command/templates"),
     "charts.template.trace_cases": Case("GET", "/command/templates/{name}.csv", "/command/templates/trace-cases.csv"),
     "charts.overview.work_loop": Case("GET", "/", "/", check=work_loop_shown),
+    # --- Inspections (四不两直) and the direct channel (厅局长直通车) ---------------------------------
+    "inspections.list": Case("GET", "/command/inspections", "/command/inspections",
+                             check=_listed_in_reach("data-inspection", inspections.Inspection)),
+    "inspections.new_form": Case("GET", "/command/inspections/new", "/command/inspections/new"),
+    "inspections.record.dc": Case("POST", "/command/inspections", "/command/inspections",
+                                  form=_inspection_form(DC_COMMUNITY),
+                                  effect=inspections_titled(f"matrix-{DC_COMMUNITY}")),
+    "inspections.record.edj": Case("POST", "/command/inspections", "/command/inspections",
+                                   form=_inspection_form(EDJ_COMMUNITY),
+                                   effect=inspections_titled(f"matrix-{EDJ_COMMUNITY}")),
+    "inspections.page.dc": Case("GET", "/command/inspections/{inspection_id}", "/command/inspections/{dc_inspection}",
+                                target=("inspections", "dc_inspection")),
+    "inspections.page.edj": Case("GET", "/command/inspections/{inspection_id}",
+                                 "/command/inspections/{edj_inspection}", target=("inspections", "edj_inspection")),
+    "inspections.finding.dc": Case("POST", "/command/inspections/{inspection_id}/findings",
+                                   "/command/inspections/{dc_inspection}/findings", form=_finding_form("dc_committee"),
+                                   target=("inspections", "dc_inspection"), effect=findings_of("dc_inspection")),
+    "inspections.finding.edj": Case("POST", "/command/inspections/{inspection_id}/findings",
+                                    "/command/inspections/{edj_inspection}/findings",
+                                    form=_finding_form("edj_committee"), target=("inspections", "edj_inspection"),
+                                    effect=findings_of("edj_inspection")),
+    "inspections.photo.dc": Case("GET", "/command/inspections/photos/{photo_id}",
+                                 "/command/inspections/photos/{dc_photo}", target=("inspection_photos", "dc_photo"),
+                                 check=lambda r, s, w, p: assert_photo(r)),
+    "inspections.photo.edj": Case("GET", "/command/inspections/photos/{photo_id}",
+                                  "/command/inspections/photos/{edj_photo}",
+                                  target=("inspection_photos", "edj_photo"), check=lambda r, s, w, p: assert_photo(r)),
+    "direct.form": Case("GET", "/direct", "/direct"),
+    "direct.areas": Case("GET", "/direct/areas", "/direct/areas?level=street&district=220502"),
+    "direct.submit": Case("POST", "/direct", "/direct", form=_public_form, effect=public_messages),
+    "direct.track_form": Case("GET", "/direct/track", "/direct/track"),
+    "direct.track": Case("POST", "/direct/track", "/direct/track", form=lambda w: {"code": w.dc_message_code},
+                         check=tracked_without_personal_data),
+    "channel.list": Case("GET", "/command/channel", "/command/channel",
+                         check=_listed_in_reach("data-message", DirectMessage)),
+    "channel.message.dc": Case("GET", "/command/channel/{message_id}", "/command/channel/{dc_message}",
+                               target=("direct_messages", "dc_message"), check=sender_masked_unless_revealed),
+    "channel.message.edj": Case("GET", "/command/channel/{message_id}", "/command/channel/{edj_message}",
+                                target=("direct_messages", "edj_message"), check=sender_masked_unless_revealed),
+    "channel.reveal.dc": Case("POST", "/command/channel/{message_id}/reveal", "/command/channel/{dc_message}/reveal",
+                              target=("direct_messages", "dc_message"), effect=contact_reveals("dc_message"),
+                              check=sender_masked_unless_revealed),
+    "channel.reveal.edj": Case("POST", "/command/channel/{message_id}/reveal",
+                               "/command/channel/{edj_message}/reveal", target=("direct_messages", "edj_message"),
+                               effect=contact_reveals("edj_message"), check=sender_masked_unless_revealed),
+    "channel.reply.dc": Case("POST", "/command/channel/{message_id}/replies", "/command/channel/{dc_message}/replies",
+                             form=lambda w: {"reply": "已安排增设采样台。"}, target=("direct_messages", "dc_message"),
+                             effect=replies_to("dc_message")),
+    # --- end of inspections and the direct channel ---------------------------------------------------
 }
 
 # Routes that need no row: framework plumbing, not application data.

@@ -1,5 +1,7 @@
 """Every table, imported in one place so that the metadata (and Alembic) sees them all."""
 
+from fangkong.command.channel_models import ChannelHit, DirectContact, DirectMessage, DirectReply
+from fangkong.command.inspections import Finding, FindingPhoto, Inspection
 from fangkong.command.manual_models import ManualVersion
 from fangkong.command.models import (
     Attachment,
@@ -53,16 +55,23 @@ __all__ = [
     "AuditEntry",
     "Building",
     "Case",
+    "ChannelHit",
     "Compound",
     "Contact",
     "Control",
+    "DirectContact",
+    "DirectMessage",
+    "DirectReply",
     "Directive",
     "DoorVisit",
     "Escalation",
     "EventRecord",
     "Facility",
+    "Finding",
+    "FindingPhoto",
     "Household",
     "IdempotencyKey",
+    "Inspection",
     "Investigation",
     "ItineraryEntry",
     "Job",

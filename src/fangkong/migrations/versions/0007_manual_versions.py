@@ -1,6 +1,6 @@
 """Command: the published versions of the operation manuals.
 
-Revision ID: 0007m
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 import fangkong.core.db
 
-revision: str = '0007m'
+revision: str = '0007'
 down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
