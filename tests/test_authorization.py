@@ -43,10 +43,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong.app import create_app
-from fangkong.command import manuals
-from fangkong.command.manual_models import ManualVersion
-from fangkong.command import channel, inspections
+from fangkong.command import channel, inspections, manuals
 from fangkong.command.channel_models import DirectMessage, DirectReply
+from fangkong.command.manual_models import ManualVersion
 from fangkong.command.models import OrgUnit, OrgUnitKind
 from fangkong.config import Settings
 from fangkong.core.audit import Action, AuditEntry
