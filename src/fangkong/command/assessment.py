@@ -37,7 +37,7 @@ from fangkong.command.models import (
     TaskStatus,
 )
 from fangkong.core.db import utcnow
-from fangkong.core.scope import AGGREGATE_OPTION
+from fangkong.core.scope import AGGREGATE_OPTION, prefix_range
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,11 @@ def _aggregate(session: Session, stmt: Any) -> list[Any]:
 
 
 def _under(column: Any, under: str | None) -> list[ColumnElement[bool]]:
-    return [column.startswith(under, autoescape=True)] if under else []
+    # A code range rather than LIKE, so that the index's code column serves it on SQLite too.
+    if not under:
+        return []
+    low, high = prefix_range(under)
+    return [column >= low, column < high]
 
 
 def _task_figures(session: Session, group: Any, under: str | None, now: datetime) -> dict[int, tuple[int, ...]]:

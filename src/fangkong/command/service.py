@@ -46,7 +46,7 @@ from fangkong.command.schemas import (
 from fangkong.core.auth import Permission
 from fangkong.core.db import utcnow
 from fangkong.core.errors import N_, Conflict, Invalid
-from fangkong.core.scope import covers, get_or_404, principal_of
+from fangkong.core.scope import covers, get_or_404, prefix_range, principal_of
 
 # -------------------------------------------------------------------------------------------- directives
 
@@ -302,7 +302,9 @@ def tasks(*, status: TaskStatus | Sequence[TaskStatus] | None = None, under: str
     elif status is not None:
         stmt = stmt.where(Task.status.in_(list(status)))
     if under:
-        stmt = stmt.where(Task.jurisdiction_code.startswith(under, autoescape=True))
+        # A code range rather than LIKE: SQLite's LIKE is case-insensitive and never uses the index.
+        low, high = prefix_range(under)
+        stmt = stmt.where(Task.jurisdiction_code >= low, Task.jurisdiction_code < high)
     if overdue:
         stmt = stmt.where(Task.status.in_(list(OPEN_TASK_STATUSES)), Task.due_at < (now or utcnow()))
     if directive_id is not None:
