@@ -55,6 +55,7 @@ WORKER, WORKER_COMMUNITY = "dongchang_worker", "220502001001"
 CITY_COMMANDER = "city_commander"
 NOW_MARK = "bench now "  # the fixture's "now", kept in the directives' body for --reuse
 TARGET_LIST_MS, TARGET_ASSESS_MS = 200.0, 2000.0
+COUNT_LIMIT = 10_000
 
 
 @dataclass
@@ -65,7 +66,15 @@ class Series:
     principal: str
     times_ms: list[float] = field(default_factory=list)
     count_ms: list[float] = field(default_factory=list)  # the SELECT count(*) statements' part
+    cpu_ms: list[float] = field(default_factory=list)  # this process's CPU time: SQLite's work, not PostgreSQL's
+    statements_ms: list[list[float]] = field(default_factory=list)  # each statement's time, per call
     answer: str = ""
+
+    def add(self, timing: Timing) -> None:
+        self.times_ms.append(timing.ms)
+        self.count_ms.append(timing.count_ms)
+        self.cpu_ms.append(timing.cpu_ms)
+        self.statements_ms.append(timing.statements_ms)
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.times_ms)
@@ -80,30 +89,51 @@ def status_name(status: TaskStatus | None) -> str:
     return status.value if status is not None else "all"
 
 
-def run(engine: Engine, who: Principal, clock: StatementClock, call: Callable[[Session], str]) -> tuple[float, float, str]:
-    """One call in a fresh session bound to ``who``: (ms, ms of count statements, answer)."""
+@dataclass
+class Timing:
+    """One call: its time, the count statements' part, this process's CPU time, each statement's time."""
+
+    ms: float
+    count_ms: float
+    cpu_ms: float
+    statements_ms: list[float]
+    answer: str
+
+
+def run(engine: Engine, who: Principal, clock: StatementClock, call: Callable[[Session], str]) -> Timing:
+    """One call in a fresh session bound to ``who``."""
     with session_factory(engine)() as session:
         who.bind(session)
         clock.durations.clear()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         answer = call(session)
         elapsed = (time.perf_counter() - t0) * 1000
+        cpu = (time.process_time() - c0) * 1000
         session.rollback()
-    return elapsed, clock.count_ms(), answer
+    return Timing(elapsed, clock.count_ms(), cpu, [ms for _, ms in clock.durations], answer)
+
+
+LIST_CALL = {"name": "task_page"}  # which call the lists are measured through (--list-call)
 
 
 def task_page(status: TaskStatus | None, under: str | None, now: datetime, *, overdue: bool = False,
-              with_parties: bool = False) -> Callable[[Session], str]:
-    """The task list's first page and total, as the list page and ``GET /api/v1/command/tasks`` ask for it."""
+              with_parties: bool = False, count_limit: int | None = None) -> Callable[[Session], str]:
+    """The task list's first page and total, as the list page and ``GET /api/v1/command/tasks`` ask for it:
+    ``service.task_page``, or (``--list-call paginate``) ``paginate`` over ``service.tasks``."""
+    options = [selectinload(Task.responsibilities).selectinload(Responsibility.unit)] if with_parties else []
+
     def call(session: Session) -> str:
-        stmt = service.tasks(status=status, under=under, overdue=overdue, now=now)
-        if with_parties:
-            stmt = stmt.options(selectinload(Task.responsibilities).selectinload(Responsibility.unit))
-        page = paginate(session, stmt, page=1, size=PAGE_SIZE)
+        if LIST_CALL["name"] == "paginate":
+            stmt = service.tasks(status=status, under=under, overdue=overdue, now=now).options(*options)
+            page = paginate(session, stmt, page=1, size=PAGE_SIZE, count_limit=count_limit)
+        else:
+            page = service.task_page(session, size=PAGE_SIZE, count_limit=count_limit, options=options,
+                                     status=status, under=under, overdue=overdue, now=now)
         if with_parties:
             for task in page.items:
                 _ = [r.unit.name for r in task.responsibilities if r.unit is not None]
-        return f"{len(page.items)} of {page.total:,}"
+        return f"{len(page.items)} of {page.total:,}{'+' if page.is_total_capped else ''}"
     return call
 
 
@@ -116,36 +146,37 @@ def measure_lists(engine: Engine, org: fixture.Org, now: datetime, repeat: int, 
     per_status = {s: Series(f"district list, status {status_name(s)}", "7 district commanders") for s in STATUSES}
     overdue = Series("district list, overdue only", "7 district commanders")
     parties = Series("district list + responsibilities and units of the page", "7 district commanders")
+    capped = Series(f"district list, total counted up to {COUNT_LIMIT:,} (count_limit)", "7 district commanders")
     by_district = {code: Series(f"district {code}, every status", org.personas[code]) for code in commanders}
     combos = [(code, s) for code in commanders for s in STATUSES]
     for rep in range(-1, repeat):  # the first round warms the caches, untimed
         rng.shuffle(combos)
         for code, s in combos:
-            ms, count, answer = run(engine, commanders[code], clock, task_page(s, code, now))
+            timing = run(engine, commanders[code], clock, task_page(s, code, now))
             if rep >= 0:
-                per_status[s].times_ms.append(ms)
-                per_status[s].count_ms.append(count)
-                by_district[code].times_ms.append(ms)
+                per_status[s].add(timing)
+                by_district[code].add(timing)
                 if code == "220502":
-                    per_status[s].answer = f"220502: {answer}"
+                    per_status[s].answer = f"220502: {timing.answer}"
         for code in rng.sample(sorted(commanders), len(commanders)):
-            ms, count, answer = run(engine, commanders[code], clock, task_page(None, code, now, overdue=True))
             s = rng.choice(STATUSES)
-            ms2, _, answer2 = run(engine, commanders[code], clock, task_page(s, code, now, with_parties=True))
-            if rep >= 0:
-                overdue.times_ms.append(ms)
-                overdue.count_ms.append(count)
-                parties.times_ms.append(ms2)
-                if code == "220502":
-                    overdue.answer = f"220502: {answer}"
-                    parties.answer = f"220502 {status_name(s)}: {answer2}"
+            calls = ((overdue, None, task_page(None, code, now, overdue=True)),
+                     (parties, s, task_page(s, code, now, with_parties=True)),
+                     (capped, s, task_page(s, code, now, count_limit=COUNT_LIMIT)))
+            for series, shown, call in calls:
+                timing = run(engine, commanders[code], clock, call)
+                if rep >= 0:
+                    series.add(timing)
+                    if code == "220502":
+                        series.answer = f"220502 {status_name(shown)}: {timing.answer}"
         print(f"  round {rep + 1}/{repeat}: done", flush=True)
-    out = [*per_status.values(), overdue, parties]
+    out = [*per_status.values(), overdue, parties, capped]
 
     every = Series("district list, every status and district", "7 district commanders")
     for s in STATUSES:
-        every.times_ms.extend(per_status[s].times_ms)
-        every.count_ms.extend(per_status[s].count_ms)
+        for i in range(len(per_status[s].times_ms)):
+            every.add(Timing(per_status[s].times_ms[i], per_status[s].count_ms[i], per_status[s].cpu_ms[i],
+                             per_status[s].statements_ms[i], ""))
     out.insert(0, every)
     out.extend(by_district.values())
 
@@ -153,21 +184,18 @@ def measure_lists(engine: Engine, org: fixture.Org, now: datetime, repeat: int, 
     city_series = Series("one district's list seen from the city, every status", CITY_COMMANDER)
     for rep in range(-1, repeat):
         for s in STATUSES:
-            ms, count, answer = run(engine, worker, clock, task_page(s, None, now))
+            timing = run(engine, worker, clock, task_page(s, None, now))
             code = rng.choice(sorted(commanders))
-            ms2, count2, answer2 = run(engine, city_commander, clock, task_page(s, code, now))
+            timing2 = run(engine, city_commander, clock, task_page(s, code, now))
             if rep >= 0:
-                worker_series.times_ms.append(ms)
-                worker_series.count_ms.append(count)
-                city_series.times_ms.append(ms2)
-                city_series.count_ms.append(count2)
+                worker_series.add(timing)
+                city_series.add(timing2)
                 if s is None:
-                    worker_series.answer = f"all: {answer}"
-                    city_series.answer = f"{code} all: {answer2}"
-        ms, count, answer = run(engine, worker, clock, task_page(None, None, now, overdue=True))
+                    worker_series.answer = f"all: {timing.answer}"
+                    city_series.answer = f"{code} all: {timing2.answer}"
+        timing = run(engine, worker, clock, task_page(None, None, now, overdue=True))
         if rep >= 0:
-            worker_series.times_ms.append(ms)
-            worker_series.count_ms.append(count)
+            worker_series.add(timing)
     out.extend([worker_series, city_series])
     return out
 
@@ -178,10 +206,12 @@ def measure_assessment(engine: Engine, org: fixture.Org, now: datetime, repeat: 
     out = []
     for username, under in ((CITY_COMMANDER, None), (org.personas["220502"], "220502")):
         who = principal(engine, username)
-        for name, fn in (("assess_units", assessment.assess_units), ("assess_task_forces", assessment.assess_task_forces)):
+        for name, fn in (("assess_units", assessment.assess_units),
+                         ("assess_task_forces", assessment.assess_task_forces)):
             series = Series(f"{name}(under={under or 'None: the whole city'})", username)
 
-            def call(session: Session, fn: Callable[..., list[assessment.Score]] = fn, under: str | None = under) -> str:
+            def call(session: Session, fn: Callable[..., list[assessment.Score]] = fn,
+                     under: str | None = under) -> str:
                 scores = fn(session, under=under, now=now)
                 best = scores[0] if scores else None
                 tasks = sum(s.tasks for s in scores)
@@ -190,10 +220,10 @@ def measure_assessment(engine: Engine, org: fixture.Org, now: datetime, repeat: 
                 return f"{len(scores)} ranked, {tasks:,} tasks, {problems:,} problems{top}"
 
             for rep in range(-1, repeat):
-                ms, _, answer = run(engine, who, clock, call)
+                timing = run(engine, who, clock, call)
                 if rep >= 0:
-                    series.times_ms.append(ms)
-                    series.answer = answer
+                    series.add(timing)
+                    series.answer = timing.answer
             print(f"  {series.operation} as {username}: median {series.median:,.0f} ms", flush=True)
             out.append(series)
     return out
@@ -297,21 +327,26 @@ def report(engine: Engine, args: argparse.Namespace, built: dict[str, object] | 
     print(f"{'tasks ix':>12}: {', '.join(name for name, _ in indexes)}")
     if built:
         print(f"\nFixture: {built}")
-    print(f"\nTask list: paginate(service.tasks(...), page=1, size={PAGE_SIZE}) with its total, each call in a fresh "
+    call = "service.task_page(...)" if args.list_call == "task_page" else "paginate(service.tasks(...))"
+    print(f"\nTask list: {call}, page=1, size={PAGE_SIZE}, with its total, each call in a fresh "
           f"session with the principal bound; {args.repeat} rounds after an untimed one. Target: p95 < "
           f"{TARGET_LIST_MS:.0f} ms.\n")
-    print("| call | principal | calls | p50 ms | p95 ms | max ms | count p50 ms | answer |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    sqlite = engine.dialect.name == "sqlite"
+    cpu_head = " cpu p50 ms |" if sqlite else ""
+    print(f"| call | principal | calls | p50 ms | p95 ms | max ms | count p50 ms |{cpu_head} answer |")
+    print("|---|---|---:|---:|---:|---:|---:|" + ("---:|" if sqlite else "") + "---|")
     for s in lists:
-        count = f"{statistics.median(s.count_ms):,.1f}" if s.count_ms else ""
+        cpu = f" {statistics.median(s.cpu_ms):,.1f} |" if sqlite else ""
         print(f"| {s.operation} | {s.principal} | {len(s.times_ms)} | {s.median:,.1f} | {s.pct(0.95):,.1f} | "
-              f"{max(s.times_ms):,.1f} | {count} | {s.answer} |")
+              f"{max(s.times_ms):,.1f} | {statistics.median(s.count_ms):,.1f} |{cpu} {s.answer} |")
     print(f"\nAssessment, median of {args.assess_repeat} after an untimed one. Target: < {TARGET_ASSESS_MS:.0f} ms.\n")
-    print("| call | principal | median ms | min ms | max ms | answer |")
-    print("|---|---|---:|---:|---:|---|")
+    print(f"| call | principal | median ms | min ms | max ms | statements, median ms |{cpu_head} answer |")
+    print("|---|---|---:|---:|---:|---|" + ("---:|" if sqlite else "") + "---|")
     for s in assessed:
+        parts = " + ".join(f"{statistics.median(p):,.0f}" for p in zip(*s.statements_ms, strict=False))
+        cpu = f" {statistics.median(s.cpu_ms):,.0f} |" if sqlite else ""
         print(f"| {s.operation} | {s.principal} | {s.median:,.0f} | {min(s.times_ms):,.0f} | {max(s.times_ms):,.0f} "
-              f"| {s.answer} |")
+              f"| {parts} |{cpu} {s.answer} |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -328,10 +363,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--pg-url", default=DEFAULT_PG, help=f"database to create and drop (default {DEFAULT_PG})")
     parser.add_argument("--reuse", metavar="URL", help="measure a database kept by --keep (upgraded first)")
+    parser.add_argument("--list-call", choices=("task_page", "paginate"), default="task_page",
+                        help="service.task_page (default), or paginate over service.tasks")
+    parser.add_argument("--skip-assessment", action="store_true", help="time the task lists only")
+    parser.add_argument("--skip-lists", action="store_true", help="time the assessment only")
     parser.add_argument("--explain", action="store_true", help="also print the plans of the statements")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (its URL is printed)")
     args = parser.parse_args(argv)
 
+    LIST_CALL["name"] = args.list_call
     clock = city.Stopwatch()
     print(f"command: {args.db}, {args.tasks:,} tasks, {args.problems:,} problems, {args.repeat} rounds; "
           f"load average at start {city.load_average()}", flush=True)
@@ -352,8 +392,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"built in {clock():.0f} s; measuring …", flush=True)
         with system_session(engine) as session:
             print(f"tasks in the database: {session.execute(select(func.count()).select_from(Task)).scalar_one():,}")
-        lists = measure_lists(engine, org, now, args.repeat, args.seed)
-        assessed = measure_assessment(engine, org, now, args.assess_repeat)
+        lists = [] if args.skip_lists else measure_lists(engine, org, now, args.repeat, args.seed)
+        assessed = [] if args.skip_assessment else measure_assessment(engine, org, now, args.assess_repeat)
         report(engine, args, built, lists, assessed)
         if args.explain:
             explain(engine, org, now)

@@ -98,7 +98,6 @@ def organise(engine: Engine, city_code: str = "2205") -> Org:
         # Idempotent: a kept database measured again has its organisation already.
         body = {u.jurisdiction_code: u for u in units if u.kind in (
             OrgUnitKind.HEADQUARTERS, OrgUnitKind.STREET_OFFICE, OrgUnitKind.COMMUNITY_COMMITTEE)}
-        hq = body[city_code]
         for code in codes:
             if code in body:
                 continue
@@ -499,7 +498,8 @@ def generate_problems(org: Org, t: Tasks, n: int, now: float, seed: int) -> Prob
     size = np.bincount(t.jurisdiction, minlength=len(org.codes))
     has_task = (source == "progress_report") & (size[jur] > 0)
     task = np.full(n, -1)
-    task[has_task] = by_jur[first[jur[has_task]] + (rng.random(int(has_task.sum())) * size[jur[has_task]]).astype(int)] + 1
+    at = jur[has_task]
+    task[has_task] = by_jur[first[at] + (rng.random(len(at)) * size[at]).astype(int)] + 1
 
     # Status by age: older problems are mostly closed; a young one may have no measure yet.
     age = now - found
