@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
 
     LIST_CALL["name"] = args.list_call
     clock = city.Stopwatch()
-    print(f"command: {args.db}, {args.tasks:,} tasks, {args.problems:,} problems, {args.repeat} rounds; "
+    print(f"command: {args.reuse or args.db}, {args.tasks:,} tasks, {args.problems:,} problems, {args.repeat} rounds; "
           f"load average at start {city.load_average()}", flush=True)
     built = None
     if args.reuse:
