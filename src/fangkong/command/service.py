@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from fangkong.command import attachments, clocks, organisation, problems
 from fangkong.command.models import (
@@ -46,7 +47,8 @@ from fangkong.command.schemas import (
 from fangkong.core.auth import Permission
 from fangkong.core.db import utcnow
 from fangkong.core.errors import N_, Conflict, Invalid
-from fangkong.core.scope import covers, get_or_404, principal_of
+from fangkong.core.paging import Page, paginate
+from fangkong.core.scope import covers, get_or_404, prefix_range, principal_of
 
 # -------------------------------------------------------------------------------------------- directives
 
@@ -301,8 +303,15 @@ def tasks(*, status: TaskStatus | Sequence[TaskStatus] | None = None, under: str
         stmt = stmt.where(Task.status == status)
     elif status is not None:
         stmt = stmt.where(Task.status.in_(list(status)))
+    else:
+        # Every status, spelled out: SQLite then reads the list's ids and deadlines from the (status,
+        # code, deadline) index alone, instead of every row of the jurisdiction (ten times faster for a
+        # district's 200,000 tasks); PostgreSQL still walks the deadline index.
+        stmt = stmt.where(Task.status.in_(list(TaskStatus)))
     if under:
-        stmt = stmt.where(Task.jurisdiction_code.startswith(under, autoescape=True))
+        # A code range rather than LIKE: SQLite's LIKE is case-insensitive and never uses the index.
+        low, high = prefix_range(under)
+        stmt = stmt.where(Task.jurisdiction_code >= low, Task.jurisdiction_code < high)
     if overdue:
         stmt = stmt.where(Task.status.in_(list(OPEN_TASK_STATUSES)), Task.due_at < (now or utcnow()))
     if directive_id is not None:
@@ -314,6 +323,27 @@ def tasks(*, status: TaskStatus | Sequence[TaskStatus] | None = None, under: str
     if parent_id is not None:
         stmt = stmt.where(Task.parent_id == parent_id)
     return stmt.order_by(Task.due_at, Task.id)
+
+
+def task_page(session: Session, *, page: int = 1, size: int = 50, count_limit: int | None = None,
+              options: Sequence[ExecutableOption] = (), status: TaskStatus | Sequence[TaskStatus] | None = None,
+              under: str | None = None, overdue: bool = False, directive_id: int | None = None,
+              task_force_id: int | None = None, unit_id: int | None = None, parent_id: int | None = None,
+              now: datetime | None = None) -> Page[Task]:
+    """One page of the task list (``tasks``'s filters) and its total, as the list page and the API show it.
+
+    The page's ids are found first, from the indexes alone, and only those rows are read (``options``:
+    loader options for them). Reading whole rows in the list's order would make SQLite, which
+    sorts by deadline rather than walking the deadline index, read every row of a district's list —
+    135,000 for the done tasks of a district with a million tasks in the city — to keep 50.
+    """
+    stmt = tasks(status=status, under=under, overdue=overdue, directive_id=directive_id,
+                 task_force_id=task_force_id, unit_id=unit_id, parent_id=parent_id, now=now)
+    found = paginate(session, stmt.with_only_columns(Task.id), page=page, size=size, count_limit=count_limit)
+    rows = {t.id: t for t in session.execute(select(Task).where(Task.id.in_(found.items)).options(*options))
+            .scalars()} if found.items else {}
+    return Page(items=[rows[i] for i in found.items if i in rows], total=found.total, page=found.page,
+                size=found.size, is_total_capped=found.is_total_capped)
 
 
 def plan(session: Session, directive: Directive) -> list[tuple[int, Task]]:
