@@ -5,16 +5,16 @@ reads its first page in the order of a new index instead of sorting every task o
 assessment's indexes on tasks, problems and measures carry the jurisdiction code that the scope filters
 on, so they cover the assessment's statements.
 
-Revision ID: 0007b
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0007b'
-down_revision: str | None = '0006'
+revision: str = '0009'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
