@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             swagger_favicon_url="/static/favicon.svg",
         )
 
+    from fangkong.command import views as command_views
     from fangkong.geo import views as geo_views
     from fangkong.people import views as people_views
     from fangkong.testing import views as testing_views
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from fangkong.web import admin, views
 
     csrf = [Depends(verify_csrf)]
-    for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views):
+    for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views,
+                   command_views):
         app.include_router(module.pages, dependencies=csrf)
         if hasattr(module, "api"):
             app.include_router(module.api, prefix="/api/v1", dependencies=csrf)
