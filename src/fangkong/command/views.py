@@ -362,13 +362,15 @@ def dashboard_page(request: Request, session: SessionDep, principal: Counter, co
     if not code.isdigit() or not principal.can(Permission.AGGREGATES_READ, code):
         raise NotFound(N_("There is no such page."))
     board = inbox_service.dashboard(session, code)
+    parent = code[:-3] if len(code) > 6 else code[:-2] if len(code) > 2 else None
     with system_access(session):
         below = list(session.execute(select(Jurisdiction).where(Jurisdiction.parent_code == code)
                                      .order_by(Jurisdiction.code)).scalars())
     return render(request, "command/dashboard.html", {
         "board": board, "area": _area_names(session, [code]).get(code, code), "code": code, "below": below,
-        "escalated": _escalated_items(session, board.escalated), "parent": code[:-3] if len(code) > 6 else
-        code[:-2] if len(code) > 2 else None, "can_read": principal.can(Permission.COMMAND_READ, code),
+        "escalated": _escalated_items(session, board.escalated),
+        "parent": parent if parent and principal.can(Permission.AGGREGATES_READ, parent) else None,
+        "can_read": principal.can(Permission.COMMAND_READ, code),
         "task_statuses": list(TaskStatus), "problem_statuses": list(ProblemStatus)})
 
 
