@@ -30,9 +30,11 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.app import create_app
 from fangkong.command import channel, inspections, manuals
+from fangkong.command import models as cmd
 from fangkong.command.channel_models import DirectMessage, DirectReply
 from fangkong.command.manual_models import ManualVersion
 from fangkong.command.models import OrgUnit, OrgUnitKind
@@ -363,6 +366,80 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "channel.reveal.edj":              (401, 404, 403, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
     "channel.reply.dc":                (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
     # --- end of inspections and the direct channel ---------------------------------------------------
+    # Command pages and API (the five lists): read and written with command:read / command:write where the
+    # record lies (every working role); directives, task forces and units set up with directives:write
+    # (commanders, administrators); the dashboard counts with aggregates:read. A record outside the
+    # persona's jurisdiction is missing (404, audited); a lab has no command permission. Rescheduling is
+    # the level above's: a community's worker reads the task but may not move its deadline.
+    "command.inbox":                   (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.digest":                  (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.dashboard":               (401, 200, 200, 200, 200, 200, 200, 200, 403, 200, 403, 200, 200, 200),
+    "command.dashboard.edj":           (401, 404, 404, 404, 200, 200, 404, 200, 403, 200, 403, 404, 200, 404),
+    "command.directives":              (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.directives.create.dc":    (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "command.directives.create.edj":   (401, 403, 403, 403, 303, 303, 403, 403, 403, 403, 403, 403, 403, 403),
+    "command.directive.dc":            (401, 404, 404, 200, 200, 200, 200, 200, 403, 403, 403, 404, 404, 200),
+    "command.directive.edj":           (401, 404, 404, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "command.directive.issue.dc":      (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "command.directive.issue.edj":     (401, 403, 403, 404, 303, 303, 404, 403, 403, 403, 403, 403, 403, 403),
+    "command.directive.close.dc":      (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "command.directive.tasks.dc":      (401, 404, 404, 303, 303, 303, 303, 303, 403, 403, 403, 404, 404, 303),
+    "command.tasks":                   (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.task.dc":                 (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.task.edj":                (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "command.task.assign.dc":          (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.task.start.district":     (401, 404, 404, 303, 303, 303, 303, 303, 403, 403, 403, 404, 404, 303),
+    "command.task.progress.dc":        (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.task.progress.edj":       (401, 404, 303, 404, 303, 303, 404, 303, 403, 403, 403, 404, 404, 404),
+    "command.task.complete.dc":        (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.task.cancel.dc":          (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.task.reschedule.dc":      (401, 403, 404, 303, 303, 303, 303, 303, 403, 403, 403, 403, 403, 303),
+    "command.task.hand_down.district": (401, 404, 404, 303, 303, 303, 303, 303, 403, 403, 403, 404, 404, 303),
+    "command.task.milestones.dc":      (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.milestone.reach.dc":      (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.attachment.dc":           (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.problems":                (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.problems.file.dc":        (401, 303, 403, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.problem.dc":              (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.problem.edj":             (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "command.problem.measures.dc":     (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    # Closing a problem whose rectification is not yet verified is refused to everyone who reaches it.
+    "command.problem.close.dc":        (401, 409, 404, 409, 409, 409, 409, 409, 403, 403, 403, 409, 409, 409),
+    "command.measure.rectify.dc":      (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.rectification.verify.dc": (401, 303, 404, 303, 303, 303, 303, 303, 403, 403, 403, 303, 303, 303),
+    "command.rectification.verify.edj": (401, 404, 303, 404, 303, 303, 404, 303, 403, 403, 403, 404, 404, 404),
+    "command.task_forces":             (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.task_forces.create.dc":   (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "command.task_force.dc":           (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.task_force.update.dc":    (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "command.units":                   (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.units.create.dc":         (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "command.unit.dc":                 (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "command.unit.members.dc":         (401, 403, 403, 303, 303, 303, 303, 403, 403, 403, 403, 403, 403, 403),
+    "api.command.directives":          (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.directives.post.dc":  (401, 403, 403, 201, 201, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "api.command.directive.dc":        (401, 404, 404, 200, 200, 200, 200, 200, 403, 403, 403, 404, 404, 200),
+    "api.command.directive.issue.dc":  (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.command.directive.close.dc":  (401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "api.command.tasks":               (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.tasks.post.dc":       (401, 201, 403, 201, 201, 201, 201, 201, 403, 403, 403, 201, 201, 201),
+    "api.command.task.dc":             (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.task.edj":            (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "api.command.task.assign.dc":      (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.task.start.district": (401, 404, 404, 200, 200, 200, 200, 200, 403, 403, 403, 404, 404, 200),
+    "api.command.task.progress.dc":    (401, 201, 404, 201, 201, 201, 201, 201, 403, 403, 403, 201, 201, 201),
+    "api.command.task.complete.dc":    (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.task.cancel.dc":      (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.task.reschedule.dc":  (401, 403, 404, 200, 200, 200, 200, 200, 403, 403, 403, 403, 403, 200),
+    "api.command.task.hand_down.district": (401, 404, 404, 201, 201, 201, 201, 201, 403, 403, 403, 404, 404, 201),
+    "api.command.problems":            (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.problems.post.dc":    (401, 201, 403, 201, 201, 201, 201, 201, 403, 403, 403, 201, 201, 201),
+    "api.command.problem.dc":          (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.problem.edj":         (401, 404, 200, 404, 200, 200, 404, 200, 403, 403, 403, 404, 404, 404),
+    "api.command.problem.measures.dc": (401, 201, 404, 201, 201, 201, 201, 201, 403, 403, 403, 201, 201, 201),
+    "api.command.measure.rectify.dc":  (401, 201, 404, 201, 201, 201, 201, 201, 403, 403, 403, 201, 201, 201),
+    "api.command.rectification.verify.dc": (401, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
+    "api.command.inbox":               (401, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200, 200),
 }
 # fmt: on
 
@@ -431,6 +508,23 @@ class World:
     dc_message: int = 0  # messages of the public about testing: in 新站社区 (handled by 东昌区's testing office)
     edj_message: int = 0  # and in 东通化社区 (handled by the city's), each with the sender's name and phone
     dc_message_code: str = ""  # the tracking code of ``dc_message``
+    # Command records (see ``_command_records``): by world attribute, the id of each.
+    cmd_dc_task: int = 0  # an assigned task of 新站社区 with a milestone and a report with a file
+    cmd_edj_task: int = 0  # an assigned task of 东通化社区
+    cmd_dc_district_task: int = 0  # an assigned task of 东昌区 itself, to hand down
+    cmd_dc_milestone: int = 0
+    cmd_dc_attachment: int = 0
+    cmd_dc_directive: int = 0  # draft directives of 东昌区 and 二道江区; an issued one of 东昌区 with no task left
+    cmd_edj_directive: int = 0
+    cmd_dc_issued_directive: int = 0
+    cmd_dc_problem: int = 0  # problems of 新站社区 and 东通化社区: a measure awaiting verification, one open
+    cmd_edj_problem: int = 0
+    cmd_dc_open_measure: int = 0
+    cmd_dc_rect: int = 0
+    cmd_edj_rect: int = 0
+    cmd_dc_force: int = 0  # 东昌区's tracing task force
+    cmd_dc_unit: int = 0  # 新站社区's committee
+    cmd_dc_tracer: int = 0  # a user who does not work for it yet
 
     def tube(self, code: str) -> str:
         """A tube's id, as the audit log names it."""
@@ -504,6 +598,7 @@ def matrix_world(matrix_connection: Connection, demo_records: dict[str, Any]) ->
         _manual_records(session, made)
         _charts_records(session, made)
         _inspection_and_channel_records(session, made)
+        _command_records(session, made)
         session.commit()  # releases the session's savepoint: the records stay in the matrix's transaction
     finally:
         session.close()
@@ -858,11 +953,146 @@ def public_messages(s: Session, w: World) -> int:
 
 def _listed_in_reach(attribute: str, model: Any) -> Check:
     """Exactly the records of ``model`` where the persona reads the command lists are listed."""
+# --- Command: the records its cases point at ------------------------------------------------------
+
+# Files of the command records: the attachment row names its file by an absolute path here, so that the
+# application finds it whatever each test's data directory is.
+COMMAND_FILES = Path(tempfile.mkdtemp(prefix="matrix-command-"))
+
+
+def _command_records(session: Session, world: World) -> None:
+    """Tasks, directives and problems of 新站社区, 东昌区 and 东通化社区 (二道江区), made as the system.
+
+    The 新站社区 task has a milestone and a progress report with a file; each community's problem has a
+    measure whose rectification awaits verification (submitted by the system, so anyone in reach may
+    verify it); the 新站社区 problem has an open measure too.
+    """
+    from fangkong.command import problems as command_problems
+    from fangkong.command import service as command
+    from fangkong.command.models import OrgUnit, OrgUnitKind, TaskForce
+    from fangkong.command.schemas import (
+        AttachmentIn,
+        DirectiveIn,
+        MeasureIn,
+        MilestoneIn,
+        ProblemIn,
+        ProgressIn,
+        RectificationIn,
+        ResponsibilityIn,
+        TaskIn,
+    )
+
+    def body(code: str, kind: OrgUnitKind) -> int:
+        return session.execute(select(OrgUnit.id).where(OrgUnit.jurisdiction_code == code, OrgUnit.kind == kind)
+                               ).scalars().first() or 0
+
+    due = utcnow() + timedelta(hours=24)
+
+    def task(code: str, unit: int, title: str) -> Any:
+        return command.create_task(session, TaskIn(jurisdiction_code=code, title=title, due_at=due,
+                                                   responsibility=ResponsibilityIn(unit_id=unit)))
+
+    dc_unit, edj_unit = body(DC_COMMUNITY, OrgUnitKind.COMMUNITY_COMMITTEE), body(EDJ_COMMUNITY,
+                                                                                  OrgUnitKind.COMMUNITY_COMMITTEE)
+    dc_task, edj_task = task(DC_COMMUNITY, dc_unit, "摸排返乡人员"), task(EDJ_COMMUNITY, edj_unit, "摸排返乡人员")
+    district_task = task("220502", body("220502", OrgUnitKind.HEADQUARTERS), "全区核酸检测")
+    milestone = command.add_milestone(session, dc_task, MilestoneIn(title="完成一半", due_at=due - timedelta(hours=12)))
+    report = command.report_progress(session, dc_task, ProgressIn(text="已摸排", percent=10),
+                                     files=[AttachmentIn(filename="现场.jpg", content_type="image/jpeg",
+                                                         data=b"\xff\xd8matrix-photo")], root=COMMAND_FILES)
+    attachment = report.attachments[0]
+    attachment.path = str(COMMAND_FILES / attachment.path)
+    directives = {code: command.create_directive(session, DirectiveIn(jurisdiction_code=code, title="第二轮检测"))
+                  for code in ("220502", "220503")}
+    issued = command.issue_directive(session, command.create_directive(session, DirectiveIn(
+        jurisdiction_code="220502", title="已发布的指令")))
+
+    def problem(code: str, unit: int) -> tuple[Any, Any]:
+        found = command_problems.file_problem(session, ProblemIn(jurisdiction_code=code, title="采样点排队过长"))
+        measure = command_problems.add_measure(session, found, MeasureIn(title="增设采样台", owner_unit_id=unit))
+        return found, command_problems.submit_rectification(session, measure, RectificationIn(evidence="已增设"))
+
+    (dc_problem, dc_rect), (edj_problem, edj_rect) = problem(DC_COMMUNITY, dc_unit), problem(EDJ_COMMUNITY, edj_unit)
+    open_measure = command_problems.add_measure(session, dc_problem, MeasureIn(title="错峰采样", owner_name="网格员"))
+    world.cmd_dc_task, world.cmd_edj_task, world.cmd_dc_district_task = dc_task.id, edj_task.id, district_task.id
+    world.cmd_dc_milestone, world.cmd_dc_attachment = milestone.id, attachment.id
+    world.cmd_dc_directive, world.cmd_edj_directive = directives["220502"].id, directives["220503"].id
+    world.cmd_dc_issued_directive = issued.id
+    world.cmd_dc_problem, world.cmd_edj_problem = dc_problem.id, edj_problem.id
+    world.cmd_dc_open_measure = open_measure.id
+    world.cmd_dc_rect, world.cmd_edj_rect = dc_rect.id, edj_rect.id
+    world.cmd_dc_force = session.execute(select(TaskForce.id).where(TaskForce.jurisdiction_code == "220502",
+                                                                    TaskForce.key == "tracing")).scalar_one()
+    world.cmd_dc_unit = dc_unit
+    world.cmd_dc_tracer = session.execute(select(User.id).where(User.username == "dongchang_tracer")).scalar_one()
+    session.flush()
+
+
+def cmd_task_state(key: str) -> Effect:
+    """What the task actions change: status, deadline, unit, progress, reports, milestones, sub-tasks."""
+
+    def state(s: Session, w: World) -> tuple[Any, ...]:
+        task_id = getattr(w, key)
+        task = s.execute(select(cmd.Task.status, cmd.Task.due_at, cmd.Task.unit_id, cmd.Task.progress)
+                         .where(cmd.Task.id == task_id)).one()
+        counts = tuple(s.execute(select(func.count()).select_from(model).where(column == task_id)).scalar_one()
+                       for model, column in ((cmd.ProgressReport, cmd.ProgressReport.task_id),
+                                             (cmd.Milestone, cmd.Milestone.task_id),
+                                             (cmd.Task, cmd.Task.parent_id),
+                                             (cmd.Responsibility, cmd.Responsibility.task_id)))
+        return (*task, *counts)
+
+    return state
+
+
+def cmd_directive_state(key: str) -> Effect:
+    def state(s: Session, w: World) -> tuple[Any, ...]:
+        directive_id = getattr(w, key)
+        status = s.execute(select(cmd.Directive.status).where(cmd.Directive.id == directive_id)).scalar_one()
+        tasks = s.execute(select(func.count()).select_from(cmd.Task).where(cmd.Task.directive_id == directive_id)
+                          ).scalar_one()
+        return status, tasks
+
+    return state
+
+
+def cmd_count(model: Any, *where: Callable[[World], Any]) -> Effect:
+    """How many rows of ``model`` match (each condition a function of the world)."""
+    return lambda s, w: s.execute(select(func.count()).select_from(model).where(*(c(w) for c in where))
+                                  ).scalar_one()
+
+
+def cmd_problem_state(key: str) -> Effect:
+    def state(s: Session, w: World) -> tuple[Any, ...]:
+        problem_id = getattr(w, key)
+        return (s.execute(select(cmd.Problem.status).where(cmd.Problem.id == problem_id)).scalar_one(),
+                *s.execute(select(cmd.Measure.id, cmd.Measure.status).where(cmd.Measure.problem_id == problem_id)
+                           .order_by(cmd.Measure.id)).all())
+
+    return state
+
+
+def cmd_rect_state(key: str) -> Effect:
+    return lambda s, w: s.execute(select(cmd.Rectification.status, cmd.Rectification.verified_by_id)
+                                  .where(cmd.Rectification.id == getattr(w, key))).one()
+
+
+def cmd_exports(s: Session, w: World) -> int:
+    return s.execute(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == Action.EXPORT, AuditEntry.entity == "command_attachments",
+        AuditEntry.entity_id == str(w.cmd_dc_attachment))).scalar_one()
+
+
+def cmd_items_seen(model: Any, attribute: str) -> Check:
+    """A page lists exactly the rows of ``model`` the persona reads (``data-<attribute>`` ids)."""
 
     def check(response: Any, s: Session, w: World, persona: Persona) -> None:
         reach = _reach(s, persona, Permission.COMMAND_READ)
         expected = {r.id for r in s.execute(select(model)).scalars() if _within(r.jurisdiction_code, reach)}
         assert expected and {int(i) for i in re.findall(rf'{attribute}="(\d+)"', response.text)} == expected
+        shown = {int(i) for i in re.findall(rf'data-{attribute}="(\d+)"', response.text)}
+        assert shown <= expected and (shown == expected or len(shown) >= 50), (shown, expected)
+        assert w.cmd_dc_task not in expected or attribute != "task" or w.cmd_dc_task in shown
 
     return check
 
@@ -903,6 +1133,15 @@ def _finding_form(committee: str) -> Callable[[World], dict[str, str]]:
 
 
 # --- end of inspections and the direct channel -------------------------------------------------------
+def _cmd(method: str, route: str, key: str | None = None, table: str | None = None, **kw: Any) -> Case:
+    """A command case on the record of world attribute ``key`` (the route's one id); a 404 on it is audited."""
+    url = re.sub(r"\{\w+_id\}", "{" + key + "}", route) if key else route
+    return Case(method, route, url, target=(table, key) if table and key else None, **kw)
+
+
+def _local(hours: float) -> str:
+    """A time ``hours`` from now as a form's ``datetime-local`` field holds it."""
+    return (utcnow() + timedelta(hours=hours)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
 
 
 @pytest.fixture
@@ -1725,6 +1964,164 @@ CASES: dict[str, Case] = {
                              form=lambda w: {"reply": "已安排增设采样台。"}, target=("direct_messages", "dc_message"),
                              effect=replies_to("dc_message")),
     # --- end of inspections and the direct channel ---------------------------------------------------
+    # Command pages and API: see ``_command_records``.
+    "command.inbox": Case("GET", "/command", "/command"),
+    "command.digest": Case("GET", "/command/digest", "/command/digest"),
+    "command.dashboard": Case("GET", "/command/dashboard", "/command/dashboard"),
+    "command.dashboard.edj": Case("GET", "/command/dashboard", "/command/dashboard?code=220503"),
+    "command.directives": Case("GET", "/command/directives", "/command/directives",
+                               check=cmd_items_seen(cmd.Directive, "directive")),
+    "command.directives.create.dc": Case("POST", "/command/directives", "/command/directives",
+                                         form=lambda w: {"jurisdiction_code": "220502", "title": "矩阵指令"},
+                                         effect=cmd_count(cmd.Directive, lambda w: cmd.Directive.title == "矩阵指令")),
+    "command.directives.create.edj": Case("POST", "/command/directives", "/command/directives",
+                                          form=lambda w: {"jurisdiction_code": "220503", "title": "矩阵指令"},
+                                          effect=cmd_count(cmd.Directive, lambda w: cmd.Directive.title == "矩阵指令")),
+    "command.directive.dc": _cmd("GET", "/command/directives/{directive_id}", "cmd_dc_directive", "directives"),
+    "command.directive.edj": _cmd("GET", "/command/directives/{directive_id}", "cmd_edj_directive", "directives"),
+    "command.directive.issue.dc": _cmd("POST", "/command/directives/{directive_id}/issue", "cmd_dc_directive",
+                                       "directives", effect=cmd_directive_state("cmd_dc_directive")),
+    "command.directive.issue.edj": _cmd("POST", "/command/directives/{directive_id}/issue", "cmd_edj_directive",
+                                        "directives", effect=cmd_directive_state("cmd_edj_directive")),
+    "command.directive.close.dc": _cmd("POST", "/command/directives/{directive_id}/close", "cmd_dc_issued_directive",
+                                       "directives", effect=cmd_directive_state("cmd_dc_issued_directive")),
+    "command.directive.tasks.dc": _cmd("POST", "/command/directives/{directive_id}/tasks", "cmd_dc_directive",
+                                       "directives", form=lambda w: {"jurisdiction_code": DC_COMMUNITY,
+                                                                     "title": "社区采样", "due_at": _local(20)},
+                                       effect=cmd_directive_state("cmd_dc_directive")),
+    "command.tasks": Case("GET", "/command/tasks", "/command/tasks", check=cmd_items_seen(cmd.Task, "task")),
+    "command.task.dc": _cmd("GET", "/command/tasks/{task_id}", "cmd_dc_task", "tasks"),
+    "command.task.edj": _cmd("GET", "/command/tasks/{task_id}", "cmd_edj_task", "tasks"),
+    "command.task.assign.dc": _cmd("POST", "/command/tasks/{task_id}/assign", "cmd_dc_task", "tasks",
+                                   form=lambda w: {"unit_id": str(w.cmd_dc_unit), "due_at": _local(20),
+                                                   "lead_leader_name": "王书记"},
+                                   effect=cmd_task_state("cmd_dc_task")),
+    "command.task.start.district": _cmd("POST", "/command/tasks/{task_id}/start", "cmd_dc_district_task", "tasks",
+                                        effect=cmd_task_state("cmd_dc_district_task")),
+    "command.task.progress.dc": _cmd("POST", "/command/tasks/{task_id}/progress", "cmd_dc_task", "tasks",
+                                     form=lambda w: {"text": "已摸排120户", "percent": "40"},
+                                     effect=cmd_task_state("cmd_dc_task")),
+    "command.task.progress.edj": _cmd("POST", "/command/tasks/{task_id}/progress", "cmd_edj_task", "tasks",
+                                      form=lambda w: {"text": "已摸排", "percent": "40"},
+                                      effect=cmd_task_state("cmd_edj_task")),
+    "command.task.complete.dc": _cmd("POST", "/command/tasks/{task_id}/complete", "cmd_dc_task", "tasks",
+                                     form=lambda w: {"outcome": "全部完成"}, effect=cmd_task_state("cmd_dc_task")),
+    "command.task.cancel.dc": _cmd("POST", "/command/tasks/{task_id}/cancel", "cmd_dc_task", "tasks",
+                                   form=lambda w: {"reason": "重复"}, effect=cmd_task_state("cmd_dc_task")),
+    "command.task.reschedule.dc": _cmd("POST", "/command/tasks/{task_id}/reschedule", "cmd_dc_task", "tasks",
+                                       form=lambda w: {"due_at": _local(30)}, effect=cmd_task_state("cmd_dc_task")),
+    "command.task.hand_down.district": _cmd("POST", "/command/tasks/{task_id}/hand-down", "cmd_dc_district_task",
+                                            "tasks", form=lambda w: {"jurisdiction_code": DC_COMMUNITY},
+                                            effect=cmd_task_state("cmd_dc_district_task")),
+    "command.task.milestones.dc": _cmd("POST", "/command/tasks/{task_id}/milestones", "cmd_dc_task", "tasks",
+                                       form=lambda w: {"title": "过半", "due_at": _local(10)},
+                                       effect=cmd_task_state("cmd_dc_task")),
+    "command.milestone.reach.dc": _cmd("POST", "/command/milestones/{milestone_id}/reach", "cmd_dc_milestone",
+                                       "milestones", effect=cmd_count(cmd.Milestone,
+                                                                      lambda w: cmd.Milestone.id == w.cmd_dc_milestone,
+                                                                      lambda w: cmd.Milestone.reached_at.is_(None))),
+    "command.attachment.dc": _cmd("GET", "/command/attachments/{attachment_id}", "cmd_dc_attachment",
+                                  "command_attachments", effect=cmd_exports),
+    "command.problems": Case("GET", "/command/problems", "/command/problems",
+                             check=cmd_items_seen(cmd.Problem, "problem")),
+    "command.problems.file.dc": Case("POST", "/command/problems", "/command/problems",
+                                     form=lambda w: {"jurisdiction_code": DC_COMMUNITY, "title": "矩阵问题"},
+                                     effect=cmd_count(cmd.Problem, lambda w: cmd.Problem.title == "矩阵问题")),
+    "command.problem.dc": _cmd("GET", "/command/problems/{problem_id}", "cmd_dc_problem", "problems"),
+    "command.problem.edj": _cmd("GET", "/command/problems/{problem_id}", "cmd_edj_problem", "problems"),
+    "command.problem.measures.dc": _cmd("POST", "/command/problems/{problem_id}/measures", "cmd_dc_problem",
+                                        "problems", form=lambda w: {"title": "延长采样时间", "owner_name": "李主任"},
+                                        effect=cmd_problem_state("cmd_dc_problem")),
+    "command.problem.close.dc": _cmd("POST", "/command/problems/{problem_id}/close", "cmd_dc_problem", "problems",
+                                     effect=cmd_problem_state("cmd_dc_problem")),
+    "command.measure.rectify.dc": _cmd("POST", "/command/measures/{measure_id}/rectifications",
+                                       "cmd_dc_open_measure", "measures", form=lambda w: {"evidence": "已错峰"},
+                                       effect=cmd_problem_state("cmd_dc_problem")),
+    "command.rectification.verify.dc": _cmd("POST", "/command/rectifications/{rectification_id}/verify",
+                                            "cmd_dc_rect", "rectifications", form=lambda w: {"passed": "yes"},
+                                            effect=cmd_rect_state("cmd_dc_rect")),
+    "command.rectification.verify.edj": _cmd("POST", "/command/rectifications/{rectification_id}/verify",
+                                             "cmd_edj_rect", "rectifications", form=lambda w: {"passed": "yes"},
+                                             effect=cmd_rect_state("cmd_edj_rect")),
+    "command.task_forces": Case("GET", "/command/task-forces", "/command/task-forces"),
+    "command.task_forces.create.dc": Case("POST", "/command/task-forces", "/command/task-forces",
+                                          form=lambda w: {"jurisdiction_code": "220502", "name": "矩阵专班"},
+                                          effect=cmd_count(cmd.TaskForce, lambda w: cmd.TaskForce.name == "矩阵专班")),
+    "command.task_force.dc": _cmd("GET", "/command/task-forces/{task_force_id}", "cmd_dc_force"),
+    "command.task_force.update.dc": _cmd("POST", "/command/task-forces/{task_force_id}", "cmd_dc_force",
+                                         form=lambda w: {"name": "矩阵专班", "lead_leader_name": "赵区长"},
+                                         effect=cmd_count(cmd.TaskForce, lambda w: cmd.TaskForce.name == "矩阵专班")),
+    "command.units": Case("GET", "/command/units", "/command/units"),
+    "command.units.create.dc": Case("POST", "/command/units", "/command/units",
+                                    form=lambda w: {"jurisdiction_code": "220502", "name": "矩阵单位",
+                                                    "kind": "department"},
+                                    effect=cmd_count(cmd.OrgUnit, lambda w: cmd.OrgUnit.name == "矩阵单位")),
+    "command.unit.dc": _cmd("GET", "/command/units/{unit_id}", "cmd_dc_unit"),
+    "command.unit.members.dc": _cmd("POST", "/command/units/{unit_id}/members", "cmd_dc_unit",
+                                    form=lambda w: {"user_id": str(w.cmd_dc_tracer)},
+                                    effect=cmd_count(cmd.OrgUnitMember,
+                                                     lambda w: cmd.OrgUnitMember.unit_id == w.cmd_dc_unit)),
+    "api.command.directives": Case("GET", "/api/v1/command/directives", "/api/v1/command/directives?size=200",
+                                   listing=Listing(cmd.Directive)),
+    "api.command.directives.post.dc": Case("POST", "/api/v1/command/directives", "/api/v1/command/directives",
+                                           json=lambda w: {"jurisdiction_code": "220502", "title": "矩阵指令"},
+                                           effect=cmd_count(cmd.Directive,
+                                                            lambda w: cmd.Directive.title == "矩阵指令")),
+    "api.command.directive.dc": _cmd("GET", "/api/v1/command/directives/{directive_id}", "cmd_dc_directive",
+                                     "directives"),
+    "api.command.directive.issue.dc": _cmd("POST", "/api/v1/command/directives/{directive_id}/issue",
+                                           "cmd_dc_directive", "directives",
+                                           effect=cmd_directive_state("cmd_dc_directive")),
+    "api.command.directive.close.dc": _cmd("POST", "/api/v1/command/directives/{directive_id}/close",
+                                           "cmd_dc_issued_directive", "directives",
+                                           effect=cmd_directive_state("cmd_dc_issued_directive")),
+    "api.command.tasks": Case("GET", "/api/v1/command/tasks", "/api/v1/command/tasks?size=200",
+                              listing=Listing(cmd.Task)),
+    "api.command.tasks.post.dc": Case("POST", "/api/v1/command/tasks", "/api/v1/command/tasks",
+                                      json=lambda w: {"jurisdiction_code": DC_COMMUNITY, "title": "矩阵任务"},
+                                      effect=cmd_count(cmd.Task, lambda w: cmd.Task.title == "矩阵任务")),
+    "api.command.task.dc": _cmd("GET", "/api/v1/command/tasks/{task_id}", "cmd_dc_task", "tasks"),
+    "api.command.task.edj": _cmd("GET", "/api/v1/command/tasks/{task_id}", "cmd_edj_task", "tasks"),
+    "api.command.task.assign.dc": _cmd("POST", "/api/v1/command/tasks/{task_id}/assign", "cmd_dc_task", "tasks",
+                                       json=lambda w: {"responsibility": {"unit_id": w.cmd_dc_unit},
+                                                       "due_at": (utcnow() + timedelta(hours=20)).isoformat()},
+                                       effect=cmd_task_state("cmd_dc_task")),
+    "api.command.task.start.district": _cmd("POST", "/api/v1/command/tasks/{task_id}/start",
+                                            "cmd_dc_district_task", "tasks",
+                                            effect=cmd_task_state("cmd_dc_district_task")),
+    "api.command.task.progress.dc": _cmd("POST", "/api/v1/command/tasks/{task_id}/progress", "cmd_dc_task", "tasks",
+                                         json=lambda w: {"text": "已摸排", "percent": 50},
+                                         effect=cmd_task_state("cmd_dc_task")),
+    "api.command.task.complete.dc": _cmd("POST", "/api/v1/command/tasks/{task_id}/complete", "cmd_dc_task", "tasks",
+                                         json=lambda w: {"outcome": "完成"}, effect=cmd_task_state("cmd_dc_task")),
+    "api.command.task.cancel.dc": _cmd("POST", "/api/v1/command/tasks/{task_id}/cancel", "cmd_dc_task", "tasks",
+                                       json=lambda w: {"reason": "重复"}, effect=cmd_task_state("cmd_dc_task")),
+    "api.command.task.reschedule.dc": _cmd("POST", "/api/v1/command/tasks/{task_id}/reschedule", "cmd_dc_task",
+                                           "tasks", json=lambda w: {"due_at": (utcnow() + timedelta(hours=30))
+                                                                    .isoformat()},
+                                           effect=cmd_task_state("cmd_dc_task")),
+    "api.command.task.hand_down.district": _cmd("POST", "/api/v1/command/tasks/{task_id}/hand-down",
+                                                "cmd_dc_district_task", "tasks",
+                                                json=lambda w: {"jurisdiction_code": DC_COMMUNITY},
+                                                effect=cmd_task_state("cmd_dc_district_task")),
+    "api.command.problems": Case("GET", "/api/v1/command/problems", "/api/v1/command/problems?size=200",
+                                 listing=Listing(cmd.Problem)),
+    "api.command.problems.post.dc": Case("POST", "/api/v1/command/problems", "/api/v1/command/problems",
+                                         json=lambda w: {"jurisdiction_code": DC_COMMUNITY, "title": "矩阵问题"},
+                                         effect=cmd_count(cmd.Problem, lambda w: cmd.Problem.title == "矩阵问题")),
+    "api.command.problem.dc": _cmd("GET", "/api/v1/command/problems/{problem_id}", "cmd_dc_problem", "problems"),
+    "api.command.problem.edj": _cmd("GET", "/api/v1/command/problems/{problem_id}", "cmd_edj_problem", "problems"),
+    "api.command.problem.measures.dc": _cmd("POST", "/api/v1/command/problems/{problem_id}/measures",
+                                            "cmd_dc_problem", "problems",
+                                            json=lambda w: {"title": "延长采样时间", "owner_name": "李主任"},
+                                            effect=cmd_problem_state("cmd_dc_problem")),
+    "api.command.measure.rectify.dc": _cmd("POST", "/api/v1/command/measures/{measure_id}/rectifications",
+                                           "cmd_dc_open_measure", "measures", json=lambda w: {"evidence": "已错峰"},
+                                           effect=cmd_problem_state("cmd_dc_problem")),
+    "api.command.rectification.verify.dc": _cmd("POST", "/api/v1/command/rectifications/{rectification_id}/verify",
+                                                "cmd_dc_rect", "rectifications", json=lambda w: {"passed": True},
+                                                effect=cmd_rect_state("cmd_dc_rect")),
+    "api.command.inbox": Case("GET", "/api/v1/command/inbox", "/api/v1/command/inbox"),
 }
 
 # Routes that need no row: framework plumbing, not application data.

@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     from fangkong.command import channel_views, inspection_views, manual_views
     from fangkong.command import charts as command_charts
+    from fangkong.command import views as command_views
     from fangkong.geo import views as geo_views
     from fangkong.people import views as people_views
     from fangkong.testing import views as testing_views
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     csrf = [Depends(verify_csrf)]
     for module in (views, admin, geo_views, people_views, users_views, testing_views, tracing_views,
-                   command_charts, manual_views, inspection_views, channel_views):
+                   command_views, command_charts, manual_views, inspection_views, channel_views):
         app.include_router(module.pages, dependencies=csrf)
         if hasattr(module, "public"):
             # Forms of the public, sent without a session: they carry a signed token of their own instead.

@@ -161,6 +161,32 @@ def create_task_force(session: Session, data: TaskForceIn) -> TaskForce:
     return force
 
 
+def update_task_force(session: Session, force: TaskForce, data: TaskForceIn) -> TaskForce:
+    """Change a task force's name, leaders, office and members (its jurisdiction and key stay)."""
+    principal_of(session).require(Permission.DIRECTIVES_WRITE, force.jurisdiction_code)
+    check_party(session, data.lead_leader, "lead_leader")
+    check_party(session, data.leader_in_charge, "leader_in_charge")
+    if data.office_unit_id is not None:
+        get_unit(session, data.office_unit_id)
+    members = []
+    for m in data.members:
+        if m.unit_id is None and m.user_id is None and not m.name.strip():
+            raise Invalid.field("members", N_("Name the member: a unit, a user or a name."))
+        if m.unit_id is not None:
+            get_unit(session, m.unit_id)
+        check_user(session, m.user_id, "members")
+        members.append(TaskForceMember(unit_id=m.unit_id, user_id=m.user_id, name=m.name.strip(), duty=m.duty))
+    lead = data.lead_leader or PartyIn()
+    in_charge = data.leader_in_charge or PartyIn()
+    force.name = data.name.strip()
+    force.lead_leader_user_id, force.lead_leader_name = lead.user_id, lead.name.strip()
+    force.in_charge_user_id, force.in_charge_name = in_charge.user_id, in_charge.name.strip()
+    force.office_unit_id = data.office_unit_id
+    force.members = members
+    session.flush()
+    return force
+
+
 def nearest_task_force(session: Session, key: str, code: str) -> TaskForce | None:
     """The task force of ``key`` at ``code`` or the nearest level above it (a district's own, else the city's)."""
     above = [code[:n] for n in (2, 4, 6, 9, 12) if n <= len(code)]

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from fangkong.command.models import (
+    DirectiveStatus,
     MeasureStatus,
     OrgUnitKind,
     ProblemSource,
@@ -233,3 +234,148 @@ class RectificationOut(BaseModel):
     submitted_at: datetime
     verify_due_at: datetime
     verified_at: datetime | None
+
+
+# ------------------------------------------------------------------------------- bodies and answers of the API
+
+
+class AssignIn(BaseModel):
+    """Who answers for a task, and (optionally) its deadline."""
+
+    responsibility: ResponsibilityIn
+    due_at: datetime | None = None
+
+
+class CompleteIn(BaseModel):
+    """The final report of a task: what was achieved."""
+
+    outcome: str = Field(min_length=1, max_length=20000)
+
+
+class CancelIn(BaseModel):
+    """Why a task is withdrawn."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RescheduleIn(BaseModel):
+    """A new deadline, set by the level above."""
+
+    due_at: datetime
+
+
+class VerifyIn(BaseModel):
+    """A verification (验收): passed, or failed with a verdict and perhaps a new deadline for the measure."""
+
+    passed: bool
+    verdict: str = Field(default="", max_length=20000)
+    new_due_at: datetime | None = None
+
+
+class DirectiveOut(BaseModel):
+    """A directive as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    jurisdiction_code: str
+    title: str
+    body: str
+    status: DirectiveStatus
+    created_at: datetime
+    issued_at: datetime | None
+
+
+class PlanLineOut(BaseModel):
+    """One task of a directive's plan, with its depth in the tree as the reader sees it."""
+
+    depth: int
+    task: TaskOut
+
+
+class DirectiveDetailOut(DirectiveOut):
+    """A directive with its plan."""
+
+    plan: list[PlanLineOut]
+
+
+class MilestoneOut(BaseModel):
+    """A milestone of a task."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    title: str
+    due_at: datetime
+    reached_at: datetime | None
+
+
+class AttachmentOut(BaseModel):
+    """A file's metadata (its bytes are served by the pages, audited)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class ProgressReportOut(BaseModel):
+    """A progress report on a task."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    task_id: int
+    at: datetime
+    author_name: str
+    percent: int
+    text: str
+    is_final: bool
+    attachments: list[AttachmentOut]
+
+
+class TaskDetailOut(TaskOut):
+    """A task with its responsibilities, milestones, reports and sub-tasks."""
+
+    description: str
+    starts_at: datetime | None
+    outcome: str
+    responsibilities: list[ResponsibilityOut]
+    milestones: list[MilestoneOut]
+    reports: list[ProgressReportOut]
+    children: list[TaskOut]
+
+
+class RectificationDetailOut(RectificationOut):
+    """A rectification with its verdict and files."""
+
+    submitted_by_name: str
+    verified_by_name: str
+    verdict: str
+    attachments: list[AttachmentOut]
+
+
+class MeasureDetailOut(MeasureOut):
+    """A measure with its rectifications."""
+
+    owner_name: str
+    times_reopened: int
+    rectifications: list[RectificationDetailOut]
+
+
+class ProblemDetailOut(ProblemOut):
+    """A problem with its measures."""
+
+    description: str
+    task_force_id: int | None
+    measures: list[MeasureDetailOut]
+
+
+class InboxOut(BaseModel):
+    """A user's inbox."""
+
+    my_tasks: list[TaskOut]
+    unit_tasks: list[TaskOut]
+    measures: list[MeasureOut]
+    to_verify: list[RectificationOut]
+    overdue_tasks: list[TaskOut]
+    overdue: dict[str, int]

@@ -128,7 +128,11 @@ def create_task(session: Session, data: TaskIn, *, origin: TaskOrigin | None = N
         parent = get_task(session, data.parent_id)
         if not covers(parent.jurisdiction_code, data.jurisdiction_code):
             raise Invalid.field("jurisdiction_code", N_("A sub-task lies inside its parent's jurisdiction."))
-        _check_open(parent)
+        # A draft directive's plan is drawn as a tree before it is issued: its draft tasks take sub-tasks.
+        drafting = (parent.status is TaskStatus.DRAFT and parent.directive is not None
+                    and parent.directive.status is DirectiveStatus.DRAFT)
+        if not drafting:
+            _check_open(parent)
     due_at = data.due_at
     _check_deadline(due_at, starts_at=data.starts_at, parent=parent)
     if data.task_force_id is not None:
