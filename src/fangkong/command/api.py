@@ -182,8 +182,8 @@ def list_tasks(session: SessionDep, principal: Reader, status: TaskStatus | None
                size: int = 50) -> TaskPage:
     """The tasks in your jurisdiction, earliest deadline first: by status, under an area, only overdue ones,
     only yours and your units' (``mine``), or of one directive."""
-    found = paginate(session, task_list(session, status=status, under=under, overdue=overdue, my_units=mine,
-                                        directive_id=directive_id), page=page, size=size)
+    found = service.page_of_tasks(session, task_list(session, status=status, under=under, overdue=overdue,
+                                                     my_units=mine, directive_id=directive_id), page=page, size=size)
     return TaskPage(items=[TaskOut.model_validate(t) for t in found.items], total=found.total, page=found.page,
                     size=found.size)
 

@@ -343,6 +343,12 @@ def task_page(session: Session, *, page: int = 1, size: int = 50, count_limit: i
     """
     stmt = tasks(status=status, under=under, overdue=overdue, directive_id=directive_id,
                  task_force_id=task_force_id, unit_id=unit_id, parent_id=parent_id, now=now)
+    return page_of_tasks(session, stmt, page=page, size=size, count_limit=count_limit, options=options)
+
+
+def page_of_tasks(session: Session, stmt: Select[Task], *, page: int = 1, size: int = 50,
+                  count_limit: int | None = None, options: Sequence[ExecutableOption] = ()) -> Page[Task]:
+    """One page of a task list ``stmt`` (a ``tasks`` select, perhaps narrowed further), ids first."""
     found = paginate(session, stmt.with_only_columns(Task.id), page=page, size=size, count_limit=count_limit)
     rows = {t.id: t for t in session.execute(select(Task).where(Task.id.in_(found.items)).options(*options))
             .scalars()} if found.items else {}

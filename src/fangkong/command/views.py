@@ -507,9 +507,9 @@ def tasks_page(request: Request, session: SessionDep, principal: Reader, status:
     now = utcnow()
     if under and not under.isdigit():
         raise Invalid.field("under", N_("This value is not one of the allowed choices."))
-    listed = paginate(session, command_api.task_list(session, status=_enum(TaskStatus, status, "status"),
-                                                     under=under, overdue=overdue, my_units=mine, now=now),
-                      page=page, size=PAGE_SIZE)
+    listed = service.page_of_tasks(session, command_api.task_list(
+        session, status=_enum(TaskStatus, status, "status"), under=under, overdue=overdue, my_units=mine, now=now),
+        page=page, size=PAGE_SIZE)
     filters = {"status": status or "", "under": under or "", "overdue": "1" if overdue else "",
                "mine": "1" if mine else ""}
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
@@ -976,7 +976,7 @@ def _task_force_page(request: Request, session: Session, principal: Principal, f
                      page: int = 1, data: dict[str, Any] | None = None, errors: dict[str, FieldError] | None = None,
                      error: AppError | None = None) -> Response:
     now = utcnow()
-    listed = paginate(session, service.tasks(task_force_id=force.id), page=page, size=PAGE_SIZE)
+    listed = service.page_of_tasks(session, service.tasks(task_force_id=force.id), page=page, size=PAGE_SIZE)
     can_write = principal.can(Permission.DIRECTIVES_WRITE, force.jurisdiction_code)
     members = force.members
     return render(request, "command/task_force.html", {
@@ -1060,7 +1060,7 @@ async def create_unit(request: Request, session: SessionDep, principal: Directiv
 def _unit_page(request: Request, session: Session, principal: Principal, unit: OrgUnit, *, page: int = 1,
                errors: dict[str, FieldError] | None = None, error: AppError | None = None) -> Response:
     now = utcnow()
-    listed = paginate(session, service.tasks(unit_id=unit.id), page=page, size=PAGE_SIZE)
+    listed = service.page_of_tasks(session, service.tasks(unit_id=unit.id), page=page, size=PAGE_SIZE)
     can_write = principal.can(Permission.DIRECTIVES_WRITE, unit.jurisdiction_code)
     open_problems = session.execute(select(func.count()).select_from(Problem).where(
         Problem.unit_id == unit.id, Problem.status != ProblemStatus.CLOSED)).scalar_one()
