@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import fangkong.models  # noqa: F401  (every table on the metadata)
+from fangkong.command import organisation
+from fangkong.command.models import OrgUnit, OrgUnitKind, TaskForce
 from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.auth import verify_password
 from fangkong.core.db import Base, make_engine, system_session
@@ -137,6 +139,23 @@ def test_presence_replayed_later_moves_every_record_and_partition_by_whole_days(
         install_presence(source, tmp_path, shift=timedelta(hours=5))
 
 
+def test_the_command_organisation_stands_over_the_loaded_city(session: Session) -> None:
+    forces = session.execute(select(TaskForce)).scalars().all()
+    city = {f.key for f in forces if f.jurisdiction_code == "2205"}
+    assert city == set(organisation.DEMO_TASK_FORCES) == set(organisation.STANDARD_TASK_FORCES)
+    assert {(f.jurisdiction_code, f.key) for f in forces if f.jurisdiction_code != "2205"} == {
+        ("220502", "testing"), ("220502", "tracing")}
+    assert all(f.office is not None and f.office.jurisdiction_code == f.jurisdiction_code for f in forces)
+    units = session.execute(select(OrgUnit)).scalars().all()
+    districts = session.execute(select(Jurisdiction.code).where(func.length(Jurisdiction.code) == 6)).scalars().all()
+    assert {u.jurisdiction_code for u in units if u.kind is OrgUnitKind.HEADQUARTERS} == {"2205", *districts}
+    committees = {u.jurisdiction_code: {m.user_id for m in u.members}
+                  for u in units if u.kind is OrgUnitKind.COMMUNITY_COMMITTEE}
+    workers = session.execute(select(User).where(User.username.in_(["dongchang_worker", "erdaojiang_worker"]))
+                              ).scalars().all()
+    assert committees == {w.jurisdiction_code: {w.id} for w in workers}
+
+
 def test_persons_are_whole_valid_rows_at_their_door(session: Session, source: Path) -> None:
     persons = pq.read_table(source / "persons.parquet").to_pylist()
     households = {h["household_id"]: h for h in pq.read_table(source / "households.parquet").to_pylist()}
@@ -209,8 +228,10 @@ def test_each_table_has_one_audit_entry(session: Session) -> None:
     by_table = {e.entity: e for e in entries}
     assert len(entries) == len(by_table)
     assert set(by_table) == {"jurisdictions", "compounds", "buildings", "units", "households", "persons", "places",
-                             "facilities", "users", "role_grants"}
+                             "facilities", "users", "role_grants", "org_units", "org_unit_members", "task_forces",
+                             "task_force_members"}
     assert by_table["persons"].detail["count"] == POPULATION
+    assert by_table["task_forces"].detail["count"] == session.execute(select(func.count(TaskForce.id))).scalar_one()
     assert "tonghua-2021, seed 11" in by_table["persons"].detail["reason"]
 
 

@@ -7,7 +7,7 @@ testing round). Setting them up takes ``directives:write`` over their jurisdicti
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_, select, true
@@ -242,8 +242,12 @@ DEMO_COMMITTEES = {"220502001001": ("新站社区居委会", "dongchang_worker")
 
 
 def seed_demo(session: Session, *, city: str = "2205", city_name: str = "通化市",
-              districts: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
-    """The demo's organisation: headquarters, the standard task forces with their offices, committees."""
+              districts: Iterable[tuple[str, str]] = (),
+              committees: Mapping[str, tuple[str, str]] | None = None) -> dict[str, int]:
+    """The demo's organisation: headquarters, the standard task forces with their offices, committees.
+
+    ``committees``: community code → (committee name, the worker's login); the demo's two by default.
+    """
     with system_access(session):
         users = {u.username: u.id for u in session.execute(select(User)).scalars()}
         counts = {"units": 0, "task_forces": 0}
@@ -271,7 +275,7 @@ def seed_demo(session: Session, *, city: str = "2205", city_name: str = "通化�
                                "dongchang_commander" if code == "220502" else None)
             for key, (force_name, login) in DEMO_DISTRICT_FORCES.get(code, {}).items():
                 force(code, key, force_name, district_hq, "dongchang_commander", login)
-        for code, (name, login) in DEMO_COMMITTEES.items():
+        for code, (name, login) in (DEMO_COMMITTEES if committees is None else committees).items():
             unit(code, name, OrgUnitKind.COMMUNITY_COMMITTEE, None, login)
         session.flush()
     return counts

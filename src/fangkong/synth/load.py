@@ -227,8 +227,33 @@ def _load(session: Session, folder: Path, report: Progress) -> dict[str, int]:
         if session.get_bind().dialect.name == "postgresql":
             _advance_sequences(session)
         counts["users"] = _add_demo_users(session, con, reason)
+        counts.update(_command_organisation(session, con, reason))
     session.flush()
     return counts
+
+
+def _command_organisation(session: Session, con: duckdb.DuckDBPyConnection, reason: str) -> dict[str, int]:
+    """The demo's headquarters and standard task forces over the loaded tree (``organisation.seed_demo``),
+    with a committee for each community worker's community; audited as one entry per table."""
+    from fangkong.command import organisation
+
+    names = dict(con.execute("SELECT code, name FROM jurisdictions").fetchall())
+    cities = sorted(code for code in names if len(code) == 4)
+    if not cities:
+        return {}
+    placed = _demo_jurisdictions(names)
+    committees = {placed[u.username]: (names[placed[u.username]] + "居委会", u.username)
+                  for u in demo.DEMO_USERS if u.role is Role.COMMUNITY_WORKER}
+    districts = [(code, names[code]) for code in sorted(names) if len(code) == 6 and code.startswith(cities[0])]
+    previous = session.info.get(audit.BULK_KEY)
+    audit.bulk(session, reason)
+    made = organisation.seed_demo(session, city=cities[0], city_name=names[cities[0]], districts=districts,
+                                  committees=committees)
+    if previous is None:
+        session.info.pop(audit.BULK_KEY)
+    else:
+        session.info[audit.BULK_KEY] = previous
+    return {"command units": made["units"], "task forces": made["task_forces"]}
 
 
 @contextmanager
