@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from fangkong.app import create_app
 from fangkong.command.channel_models import DirectMessage
 from fangkong.command.inspections import Finding
 from fangkong.command.models import Problem, ProblemSource
-from fangkong.config import Settings
 from fangkong.core.db import system_session
 from tests.command.test_inspections import png
-from tests.conftest import build_database, drop_database
 from tests.web import test_browser as web
 from tests.web.test_browser import PHONE, Served, log_in
 
@@ -40,28 +33,9 @@ open_page = web.open_page
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The application on its own committed demo database, its files under a temporary directory."""
-    name = f"fangkong_public_{os.getpid()}"
     tmp = tmp_path_factory.mktemp("public-browser")
-    url, engine = build_database(name, tmp)
-    app = create_app(Settings(database_url=url, secret_key="browser-test-secret", run_jobs_in_process=False,
-                              data_dir=tmp / "data"), engine=engine)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield Served(f"http://127.0.0.1:{port}", engine)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    engine.dispose()
-    drop_database(name)
+    with web.serving(f"fangkong_public_{os.getpid()}", tmp, data_dir=tmp / "data") as running:
+        yield running
 
 
 def test_a_resident_reports_from_a_phone_and_tracks_it_with_the_code(open_page: Callable[..., Page],

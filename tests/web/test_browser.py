@@ -14,7 +14,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,13 +69,12 @@ class KnownPerson:
     matches: int  # how many persons in the community the initials find
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The application on its own committed demo database, served by uvicorn on 127.0.0.1."""
-    name = f"fangkong_web_{os.getpid()}"
-    url, engine = build_database(name, tmp_path_factory.mktemp("browser"))
-    app = create_app(Settings(database_url=url, secret_key="browser-test-secret", run_jobs_in_process=False),
-                     engine=engine)
+@contextmanager
+def serving(name: str, tmp: Path, **settings: Any) -> Iterator[Served]:
+    """The application on its own committed demo database ``name``, served by uvicorn on 127.0.0.1."""
+    url, engine = build_database(name, tmp)
+    app = create_app(Settings(database_url=url, secret_key="browser-test-secret", run_jobs_in_process=False,
+                              **settings), engine=engine)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; uvicorn serves on this very socket
@@ -86,12 +87,21 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield Served(f"http://127.0.0.1:{port}", engine)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    engine.dispose()
-    drop_database(name)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", engine)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        engine.dispose()
+        drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The application on its own committed demo database, served by uvicorn on 127.0.0.1."""
+    with serving(f"fangkong_web_{os.getpid()}", tmp_path_factory.mktemp("browser")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
