@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.command import channel
@@ -19,9 +18,8 @@ from fangkong.core.auth import Permission
 from fangkong.core.deps import SessionDep, client_address, requires
 from fangkong.core.errors import N_, AppError, FieldError, Invalid, TooManyRequests
 from fangkong.core.paging import paginate
-from fangkong.core.scope import Principal, system_access
-from fangkong.geo.models import Jurisdiction
-from fangkong.web import nav
+from fangkong.core.scope import Principal
+from fangkong.web import forms, nav
 from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -120,13 +118,6 @@ def track(request: Request, session: SessionDep, code: Annotated[str, Form()] = 
 # -------------------------------------------------------------------------------------------- the staff
 
 
-def _area_names(session: Session, codes: set[str]) -> dict[str, str]:
-    if not codes:
-        return {}
-    with system_access(session):
-        return dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                    .where(Jurisdiction.code.in_(codes))).all())
-
 
 def _categories() -> dict[str, str]:
     return {c.key: c.label for c in channel.rules().categories}
@@ -138,7 +129,7 @@ def channel_list(request: Request, session: SessionDep, principal: Reader, page:
     listed = paginate(session, channel.messages(), page=page, size=PAGE_SIZE)
     return render(request, "command/channel.html", {
         "page": listed, "base": "?", "categories": _categories(),
-        "areas": _area_names(session, {m.jurisdiction_code for m in listed.items}),
+        "areas": forms.area_names(session, {m.jurisdiction_code for m in listed.items}),
         "statuses": {m.id: channel.status_of(m) for m in listed.items},
     })
 

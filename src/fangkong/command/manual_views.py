@@ -17,9 +17,9 @@ from fangkong.core.auth import Permission
 from fangkong.core.deps import PrincipalDep, SessionDep, requires
 from fangkong.core.errors import N_, AppError, Conflict, Invalid
 from fangkong.core.i18n import get_locale
-from fangkong.core.scope import Principal, system_access
+from fangkong.core.scope import Principal
 from fangkong.geo.models import Jurisdiction
-from fangkong.web import nav
+from fangkong.web import forms, nav
 from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -37,14 +37,6 @@ def _language(lang: str | None) -> str:
     """The language asked for (``?language=``), else the interface's."""
     return lang if lang in i18n.LOCALES else get_locale()
 
-
-def _area_names(session: Session, codes: list[str]) -> dict[str, str]:
-    """Jurisdiction names by code (public reference data)."""
-    if not codes:
-        return {}
-    with system_access(session):
-        return {code: name for code, name in session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                                             .where(Jurisdiction.code.in_(set(codes))))}
 
 
 @pages.get("/manuals")
@@ -82,7 +74,7 @@ def manual_page(request: Request, session: SessionDep, principal: PrincipalDep, 
     shown = manuals.current(session, key, get_locale())
     return render(request, "command/manuals/manual.html", {
         "m": shown, "shipped": manuals.shipped(key), "can_publish": principal.can(Permission.DIRECTIVES_WRITE),
-        "areas": _area_names(session, [shown.jurisdiction_code] if shown.jurisdiction_code else [])})
+        "areas": forms.area_names(session, [shown.jurisdiction_code] if shown.jurisdiction_code else [])})
 
 
 @pages.get("/manuals/{key}/history")
@@ -98,7 +90,7 @@ def history_page(request: Request, session: SessionDep, principal: PrincipalDep,
     return render(request, "command/manuals/history.html", {
         "key": key, "title": manuals.current(session, key, get_locale()).title, "versions": versions,
         "language": lang, "in_force": in_force.number if in_force.language == lang else None,
-        "areas": _area_names(session, [v.jurisdiction_code for v in versions if v.jurisdiction_code])})
+        "areas": forms.area_names(session, [v.jurisdiction_code for v in versions if v.jurisdiction_code])})
 
 
 @pages.get("/manuals/{key}/versions/{number}")
@@ -116,7 +108,7 @@ def version_page(request: Request, session: SessionDep, principal: PrincipalDep,
         if previous else []
     return render(request, "command/manuals/version.html", {
         "m": shown, "previous": previous, "diff": diff,
-        "areas": _area_names(session, [shown.jurisdiction_code] if shown.jurisdiction_code else [])})
+        "areas": forms.area_names(session, [shown.jurisdiction_code] if shown.jurisdiction_code else [])})
 
 
 def _publish_form(request: Request, session: Session, principal: Principal, key: str, *, language: str,
@@ -129,7 +121,7 @@ def _publish_form(request: Request, session: Session, principal: Principal, key:
     codes = [c for code in own for c in [code, *(child for parent, child in below if parent == code)]]
     errors = {e.field: e for e in error.errors} if error else {}
     return render(request, "command/manuals/publish.html", {
-        "m": shown, "language": language, "codes": codes, "own": own, "areas": _area_names(session, codes),
+        "m": shown, "language": language, "codes": codes, "own": own, "areas": forms.area_names(session, codes),
         "data": data or {"manual_text": shown.text if shown.language == language else "", "language": language,
                          "jurisdiction_code": codes[0] if codes else "", "change_note": ""},
         "errors": errors, "error": error}, status=error.status if error else 200)

@@ -10,13 +10,10 @@ user's input and each bad field named in their language; a form submitted twice 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -64,12 +61,12 @@ from fangkong.core import audit, i18n
 from fangkong.core.auth import Permission
 from fangkong.core.db import utcnow
 from fangkong.core.deps import SessionDep, requires
-from fangkong.core.errors import N_, AppError, Conflict, FieldError, Forbidden, Invalid, NotFound, field_errors
+from fangkong.core.errors import N_, AppError, Conflict, FieldError, Forbidden, Invalid, NotFound
 from fangkong.core.paging import paginate
 from fangkong.core.scope import Principal, get_or_404, principal_of, system_access
 from fangkong.geo.models import Jurisdiction
 from fangkong.users.models import User
-from fangkong.web import nav
+from fangkong.web import forms, nav
 from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -122,7 +119,6 @@ Writer = Annotated[Principal, Depends(requires(Permission.COMMAND_WRITE))]
 DirectivesWriter = Annotated[Principal, Depends(requires(Permission.DIRECTIVES_WRITE))]
 Counter = Annotated[Principal, Depends(requires(Permission.AGGREGATES_READ))]
 Files = Annotated[list[UploadFile] | None, File()]
-LOCAL = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50
 CHOICES = 500  # at most this many jurisdictions, units or people in a form's list
 
@@ -130,40 +126,7 @@ CHOICES = 500  # at most this many jurisdictions, units or people in a form's li
 # -------------------------------------------------------------------------------------------- helpers
 
 
-def _local_time(value: str, field: str, errors: list[FieldError]) -> datetime | None:
-    """A ``datetime-local`` form value, read as Asia/Shanghai time; a bad one adds a field error."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=LOCAL)
-    except ValueError:
-        errors.append(FieldError(field, N_("Not a date and time: “{value}”."), {"value": value}))
-        return None
 
-
-def _int(value: str, field: str, errors: list[FieldError]) -> int | None:
-    """A chosen id from a form (None when empty); anything else is a field error."""
-    value = value.strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        errors.append(FieldError(field, N_("This field must be a whole number.")))
-        return None
-    return int(value)
-
-
-def _validated(model: type[Any], data: dict[str, Any], errors: list[FieldError]) -> Any:
-    """``model`` from form data, or ``Invalid`` with every bad field (those found before included)."""
-    try:
-        parsed = model.model_validate(data)
-    except ValidationError as exc:
-        known = {e.field for e in errors}
-        errors = errors + [e for e in field_errors(exc.errors()) if e.field not in known]
-        parsed = None
-    if errors:
-        raise Invalid(N_("Please correct the marked fields."), errors=errors)
-    return parsed
 
 
 def _errors_of(exc: AppError) -> dict[str, FieldError]:
@@ -175,15 +138,6 @@ def _errors_of(exc: AppError) -> dict[str, FieldError]:
         out.setdefault(name, e)
     return out
 
-
-def _enum(kind: type[Any], value: str | None, field: str) -> Any:
-    """A filter's enum value (None when empty); an unknown one is a field error."""
-    if not value:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        raise Invalid.field(field, N_("This value is not one of the allowed choices.")) from None
 
 
 def _files(uploads: Sequence[UploadFile] | None) -> list[AttachmentIn]:
@@ -201,15 +155,6 @@ def _files(uploads: Sequence[UploadFile] | None) -> list[AttachmentIn]:
 def _root(request: Request) -> Any:
     return request.app.state.settings.data_dir
 
-
-def _area_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
-    """Jurisdiction names by code (public reference data, as on the breadcrumbs)."""
-    wanted = {c for c in codes if c}
-    if not wanted:
-        return {}
-    with system_access(session):
-        return dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                    .where(Jurisdiction.code.in_(wanted))).all())
 
 
 def _user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
@@ -277,9 +222,9 @@ def _party(user_id: int | None, name: str) -> PartyIn | None:
 
 def _responsibility(data: dict[str, Any], errors: list[FieldError]) -> ResponsibilityIn:
     """The responsibility fields of a form (leaders, units, the named person)."""
-    assignee_id = _int(data.get("assignee_user_id", ""), "assignee", errors)
-    lead_id = _int(data.get("lead_leader_user_id", ""), "lead_leader", errors)
-    unit_id = _int(data.get("unit_id", ""), "unit_id", errors)
+    assignee_id = forms.chosen_id(data.get("assignee_user_id", ""), "assignee", errors)
+    lead_id = forms.chosen_id(data.get("lead_leader_user_id", ""), "lead_leader", errors)
+    unit_id = forms.chosen_id(data.get("unit_id", ""), "unit_id", errors)
     co_units = [int(v) for v in data.get("co_unit_ids", []) if str(v).isdigit()]
     return ResponsibilityIn(lead_leader=_party(lead_id, data.get("lead_leader_name", "")),
                             leader_in_charge=_party(None, data.get("leader_in_charge_name", "")),
@@ -304,7 +249,7 @@ def inbox_page(request: Request, session: SessionDep, principal: Reader) -> Resp
     to_verify = box.to_verify
     return render(request, "command/inbox.html", {
         "box": box, "now": now, "escalated": _escalated_items(session, box.escalated),
-        "areas": _area_names(session, [*(t.jurisdiction_code for t in tasks),
+        "areas": forms.area_names(session, [*(t.jurisdiction_code for t in tasks),
                                        *(m.jurisdiction_code for m in measures),
                                        *(r.jurisdiction_code for r in to_verify)]),
         "unit_names": _unit_names(session, [*(t.unit_id for t in tasks), *(m.owner_unit_id for m in measures)]),
@@ -352,7 +297,7 @@ def digest_page(request: Request, session: SessionDep, principal: Reader) -> Res
         Measure.id.in_(measure_ids))).all()) if measure_ids else {}
     return render(request, "command/digest.html", {
         "digest": digest, "measure_problems": measure_problems,
-        "areas": _area_names(session, (x.jurisdiction_code for x in lines))})
+        "areas": forms.area_names(session, (x.jurisdiction_code for x in lines))})
 
 
 @pages.get("/command/dashboard")
@@ -367,7 +312,7 @@ def dashboard_page(request: Request, session: SessionDep, principal: Counter, co
         below = list(session.execute(select(Jurisdiction).where(Jurisdiction.parent_code == code)
                                      .order_by(Jurisdiction.code)).scalars())
     return render(request, "command/dashboard.html", {
-        "board": board, "area": _area_names(session, [code]).get(code, code), "code": code, "below": below,
+        "board": board, "area": forms.area_names(session, [code]).get(code, code), "code": code, "below": below,
         "escalated": _escalated_items(session, board.escalated),
         "parent": parent if parent and principal.can(Permission.AGGREGATES_READ, parent) else None,
         "can_read": principal.can(Permission.COMMAND_READ, code),
@@ -384,7 +329,7 @@ def _directives_page(request: Request, session: Session, principal: Principal, *
                       page=page, size=PAGE_SIZE)
     can_write = principal.can(Permission.DIRECTIVES_WRITE)
     return render(request, "command/directives.html", {
-        "page": listed, "areas": _area_names(session, (d.jurisdiction_code for d in listed.items)),
+        "page": listed, "areas": forms.area_names(session, (d.jurisdiction_code for d in listed.items)),
         "can_write": can_write,
         "jurisdictions": _jurisdictions(session, Permission.DIRECTIVES_WRITE) if can_write else [],
         "data": data or {}, "errors": errors or {}, "error": error,
@@ -404,7 +349,7 @@ def create_directive(request: Request, session: SessionDep, principal: Directive
     """A new draft directive; its plan is made on its page."""
     data = {"jurisdiction_code": jurisdiction_code, "title": title, "body": body}
     try:
-        directive_in = _validated(DirectiveIn, data, [])
+        directive_in = forms.validated(DirectiveIn, data, [])
         directive = command_api.once(session, form_key or None, Directive,
                                      lambda: service.create_directive(session, directive_in))
     except (Invalid, Conflict) as exc:
@@ -422,7 +367,7 @@ def _directive_page(request: Request, session: Session, principal: Principal, di
     can_write = principal.can(Permission.COMMAND_WRITE, directive.jurisdiction_code)
     return render(request, "command/directive.html", {
         "directive": directive, "plan": plan, "now": now,
-        "areas": _area_names(session, [directive.jurisdiction_code, *(t.jurisdiction_code for t in tasks)]),
+        "areas": forms.area_names(session, [directive.jurisdiction_code, *(t.jurisdiction_code for t in tasks)]),
         "unit_names": _unit_names(session, (t.unit_id for t in tasks)),
         "can_issue": principal.can(Permission.DIRECTIVES_WRITE, directive.jurisdiction_code),
         "can_write": can_write and directive.status is not DirectiveStatus.CLOSED,
@@ -481,11 +426,11 @@ async def add_plan_task(request: Request, session: SessionDep, principal: Writer
     directive = service.get_directive(session, directive_id)
     try:
         errors: list[FieldError] = []
-        due_at = _local_time(data["due_at"], "due_at", errors)
-        parent_id = _int(data["parent_id"], "parent_id", errors)
-        force_id = _int(data["task_force_id"], "task_force_id", errors)
+        due_at = forms.local_time(data["due_at"], "due_at", errors)
+        parent_id = forms.chosen_id(data["parent_id"], "parent_id", errors)
+        force_id = forms.chosen_id(data["task_force_id"], "task_force_id", errors)
         responsibility = _responsibility(data, errors)
-        task_in = _validated(TaskIn, {
+        task_in = forms.validated(TaskIn, {
             "jurisdiction_code": data["jurisdiction_code"], "title": data["title"],
             "description": data["description"], "directive_id": directive.id, "parent_id": parent_id,
             "task_force_id": force_id, "due_at": due_at, "responsibility": responsibility}, errors)
@@ -508,7 +453,8 @@ def tasks_page(request: Request, session: SessionDep, principal: Reader, status:
     if under and not under.isdigit():
         raise Invalid.field("under", N_("This value is not one of the allowed choices."))
     listed = service.page_of_tasks(session, command_api.task_list(
-        session, status=_enum(TaskStatus, status, "status"), under=under, overdue=overdue, my_units=mine, now=now),
+        session, status=forms.choice(TaskStatus, status, "status"), under=under, overdue=overdue, my_units=mine,
+        now=now),
         page=page, size=PAGE_SIZE)
     filters = {"status": status or "", "under": under or "", "overdue": "1" if overdue else "",
                "mine": "1" if mine else ""}
@@ -517,7 +463,7 @@ def tasks_page(request: Request, session: SessionDep, principal: Reader, status:
     return render(request, "command/tasks.html", {
         "page": listed, "now": now, "filters": filters, "base": f"?{query}&" if query else "?",
         "statuses": list(TaskStatus), "under_choices": areas,
-        "areas": _area_names(session, (t.jurisdiction_code for t in listed.items)),
+        "areas": forms.area_names(session, (t.jurisdiction_code for t in listed.items)),
         "unit_names": _unit_names(session, (t.unit_id for t in listed.items)),
     })
 
@@ -537,7 +483,7 @@ def _task_context(session: Session, principal: Principal, task: Task) -> dict[st
         "task": task, "now": now, "parent": parent, "children": children, "directive": directive,
         "problems": raised, "can_write": can_write,
         "can_reschedule": task.status.is_open and principal.can(Permission.COMMAND_WRITE, superior),
-        "areas": _area_names(session, [task.jurisdiction_code, *(c.jurisdiction_code for c in children),
+        "areas": forms.area_names(session, [task.jurisdiction_code, *(c.jurisdiction_code for c in children),
                                        *([parent.jurisdiction_code] if parent else [])]),
         "unit_names": _unit_names(session, [task.unit_id, *(r.unit_id for r in lines),
                                             *(c.unit_id for c in children)]),
@@ -581,7 +527,7 @@ async def assign_task(request: Request, session: SessionDep, principal: Writer, 
     task = service.get_task(session, task_id)
     try:
         errors: list[FieldError] = []
-        due_at = _local_time(data["due_at"], "due_at", errors)
+        due_at = forms.local_time(data["due_at"], "due_at", errors)
         responsibility = _responsibility(data, errors)
         if errors:
             raise Invalid(N_("Please correct the marked fields."), errors=errors)
@@ -612,7 +558,7 @@ def report_progress(request: Request, session: SessionDep, principal: Writer, ta
     task = service.get_task(session, task_id)
     try:
         errors: list[FieldError] = []
-        progress_in = _validated(ProgressIn, {"text": text, "percent": percent.strip() or "0",
+        progress_in = forms.validated(ProgressIn, {"text": text, "percent": percent.strip() or "0",
                                               "problem": problem.strip() or None}, errors)
         uploads = _files(files)
         command_api.once(session, form_key or None, ProgressReport, lambda: service.report_progress(
@@ -653,7 +599,7 @@ def reschedule_task(request: Request, session: SessionDep, principal: Writer, ta
     task = service.get_task(session, task_id)
     try:
         errors: list[FieldError] = []
-        when = _local_time(due_at, "due_at", errors)
+        when = forms.local_time(due_at, "due_at", errors)
         if when is None and not errors:
             errors.append(FieldError("due_at", N_("This field is required.")))
         if errors:
@@ -676,9 +622,9 @@ async def hand_down(request: Request, session: SessionDep, principal: Writer, ta
     task = service.get_task(session, task_id)
     try:
         errors: list[FieldError] = []
-        due_at = _local_time(data["due_at"], "due_at", errors)
+        due_at = forms.local_time(data["due_at"], "due_at", errors)
         responsibility = _responsibility(data, errors)
-        hand_in = _validated(HandDownIn, {
+        hand_in = forms.validated(HandDownIn, {
             "jurisdiction_code": data["jurisdiction_code"], "title": data["title"].strip() or None, "due_at": due_at,
             "responsibility": responsibility if responsibility.is_assigned else None}, errors)
         child = command_api.once(session, data["form_key"] or None, Task,
@@ -696,8 +642,8 @@ def add_milestone(request: Request, session: SessionDep, principal: Writer, task
     task = service.get_task(session, task_id)
     try:
         errors: list[FieldError] = []
-        when = _local_time(due_at, "due_at", errors)
-        milestone_in = _validated(MilestoneIn, {"title": title, "due_at": when}, errors)
+        when = forms.local_time(due_at, "due_at", errors)
+        milestone_in = forms.validated(MilestoneIn, {"title": title, "due_at": when}, errors)
         if not task.status.is_open and task.status is not TaskStatus.DRAFT:
             raise Conflict(N_("This task is not open: it is {status}."), status=task.status.label)
         service.add_milestone(session, task, milestone_in)
@@ -743,8 +689,8 @@ def _problems_page(request: Request, session: Session, principal: Principal, *, 
     now = utcnow()
     if under and not under.isdigit():
         raise Invalid.field("under", N_("This value is not one of the allowed choices."))
-    listed = paginate(session, problems.problems(status=_enum(ProblemStatus, status, "status"),
-                                                 source=_enum(ProblemSource, source, "source"),
+    listed = paginate(session, problems.problems(status=forms.choice(ProblemStatus, status, "status"),
+                                                 source=forms.choice(ProblemSource, source, "source"),
                                                  under=under or None, overdue=overdue, now=now),
                       page=page, size=PAGE_SIZE)
     filters = {"status": status or "", "source": source or "", "under": under or "",
@@ -755,7 +701,7 @@ def _problems_page(request: Request, session: Session, principal: Principal, *, 
         "page": listed, "now": now, "filters": filters, "base": f"?{query}&" if query else "?",
         "statuses": list(ProblemStatus), "sources": list(ProblemSource),
         "under_choices": [j for j in _jurisdictions(session, Permission.COMMAND_READ) if len(j.code) <= 9],
-        "areas": _area_names(session, (p.jurisdiction_code for p in listed.items)),
+        "areas": forms.area_names(session, (p.jurisdiction_code for p in listed.items)),
         "unit_names": _unit_names(session, (p.unit_id for p in listed.items)), "can_write": can_write,
         "jurisdictions": _jurisdictions(session, Permission.COMMAND_WRITE) if can_write else [],
         **(_choices(session) if can_write else {"units": [], "task_forces": [], "people": []}),
@@ -783,11 +729,11 @@ def file_problem(request: Request, session: SessionDep, principal: Writer,
             "unit_id": unit_id, "task_force_id": task_force_id, "due_at": due_at}
     try:
         errors: list[FieldError] = []
-        problem_in = _validated(ProblemIn, {
+        problem_in = forms.validated(ProblemIn, {
             "jurisdiction_code": jurisdiction_code, "title": title, "description": description,
-            "source": ProblemSource.MANUAL, "unit_id": _int(unit_id, "unit_id", errors),
-            "task_force_id": _int(task_force_id, "task_force_id", errors),
-            "due_at": _local_time(due_at, "due_at", errors)}, errors)
+            "source": ProblemSource.MANUAL, "unit_id": forms.chosen_id(unit_id, "unit_id", errors),
+            "task_force_id": forms.chosen_id(task_force_id, "task_force_id", errors),
+            "due_at": forms.local_time(due_at, "due_at", errors)}, errors)
         problem = command_api.once(session, form_key or None, Problem,
                                    lambda: problems.file_problem(session, problem_in))
     except (Invalid, Conflict) as exc:
@@ -808,7 +754,7 @@ def _problem_page(request: Request, session: Session, principal: Principal, prob
     return render(request, "command/problem.html", {
         "problem": problem, "measures": measures, "task": task, "now": now, "can_write": can_write,
         "can_close": can_write and problem.status is not ProblemStatus.CLOSED and all_verified,
-        "areas": _area_names(session, [problem.jurisdiction_code]),
+        "areas": forms.area_names(session, [problem.jurisdiction_code]),
         "unit_names": _unit_names(session, [problem.unit_id, *(m.owner_unit_id for m in measures)]),
         "user_names": _user_names(session, [*(m.owner_user_id for m in measures), problem.reported_by_id]),
         "force": session.get(TaskForce, problem.task_force_id) if problem.task_force_id else None,
@@ -842,10 +788,10 @@ def add_measure(request: Request, session: SessionDep, principal: Writer, proble
     problem = problems.get_problem(session, problem_id)
     try:
         errors: list[FieldError] = []
-        measure_in = _validated(MeasureIn, {
-            "title": title, "owner_unit_id": _int(owner_unit_id, "owner_unit_id", errors),
-            "owner_user_id": _int(owner_user_id, "owner_user_id", errors), "owner_name": owner_name.strip(),
-            "due_at": _local_time(due_at, "due_at", errors)}, errors)
+        measure_in = forms.validated(MeasureIn, {
+            "title": title, "owner_unit_id": forms.chosen_id(owner_unit_id, "owner_unit_id", errors),
+            "owner_user_id": forms.chosen_id(owner_user_id, "owner_user_id", errors), "owner_name": owner_name.strip(),
+            "due_at": forms.local_time(due_at, "due_at", errors)}, errors)
         command_api.once(session, form_key or None, Measure, lambda: problems.add_measure(session, problem,
                                                                                             measure_in))
     except (Invalid, Conflict) as exc:
@@ -872,7 +818,7 @@ def submit_rectification(request: Request, session: SessionDep, principal: Write
     measure = problems.get_measure(session, measure_id)
     problem_id = measure.problem_id
     try:
-        rect_in = _validated(RectificationIn, {"evidence": evidence}, [])
+        rect_in = forms.validated(RectificationIn, {"evidence": evidence}, [])
         uploads = _files(files)
         command_api.once(session, form_key or None, Rectification, lambda: problems.submit_rectification(
             session, measure, rect_in, files=uploads, root=_root(request)))
@@ -894,7 +840,7 @@ def verify(request: Request, session: SessionDep, principal: Writer, rectificati
         errors: list[FieldError] = []
         if passed not in ("yes", "no"):
             errors.append(FieldError("passed", N_("Choose whether the rectification passes.")))
-        when = _local_time(new_due_at, "new_due_at", errors)
+        when = forms.local_time(new_due_at, "new_due_at", errors)
         if errors:
             raise Invalid(N_("Please correct the marked fields."), errors=errors)
         problems.verify(session, rect, passed=passed == "yes", verdict=verdict, new_due_at=when)
@@ -914,7 +860,7 @@ def _task_forces_page(request: Request, session: Session, principal: Principal, 
     forces = organisation.task_forces(session)
     can_write = principal.can(Permission.DIRECTIVES_WRITE)
     return render(request, "command/task_forces.html", {
-        "forces": forces, "areas": _area_names(session, (f.jurisdiction_code for f in forces)),
+        "forces": forces, "areas": forms.area_names(session, (f.jurisdiction_code for f in forces)),
         "unit_names": _unit_names(session, (f.office_unit_id for f in forces)),
         "user_names": _user_names(session, [*(f.lead_leader_user_id for f in forces),
                                             *(f.in_charge_user_id for f in forces)]),
@@ -945,12 +891,14 @@ def _task_force_in(form: Any, errors: list[FieldError], *, jurisdiction_code: st
         name, _, duty = line.partition("—" if "—" in line else "-")
         if name.strip():
             members.append(TaskForceMemberIn(name=name.strip()[:60], duty=duty.strip()[:80]))
-    parsed = _validated(TaskForceIn, {
+    parsed = forms.validated(TaskForceIn, {
         "jurisdiction_code": jurisdiction_code, "name": data["name"], "key": data["key"] or None,
-        "lead_leader": _party(_int(data["lead_leader_user_id"], "lead_leader", errors), data["lead_leader_name"]),
-        "leader_in_charge": _party(_int(data["in_charge_user_id"], "leader_in_charge", errors),
+        "lead_leader": _party(forms.chosen_id(data["lead_leader_user_id"], "lead_leader", errors),
+                              data["lead_leader_name"]),
+        "leader_in_charge": _party(forms.chosen_id(data["in_charge_user_id"], "leader_in_charge", errors),
                                    data["in_charge_name"]),
-        "office_unit_id": _int(data["office_unit_id"], "office_unit_id", errors), "members": members}, errors)
+        "office_unit_id": forms.chosen_id(data["office_unit_id"], "office_unit_id", errors),
+        "members": members}, errors)
     return parsed, data
 
 
@@ -981,7 +929,7 @@ def _task_force_page(request: Request, session: Session, principal: Principal, f
     members = force.members
     return render(request, "command/task_force.html", {
         "force": force, "page": listed, "now": now, "base": "?",
-        "areas": _area_names(session, [force.jurisdiction_code, *(t.jurisdiction_code for t in listed.items)]),
+        "areas": forms.area_names(session, [force.jurisdiction_code, *(t.jurisdiction_code for t in listed.items)]),
         "unit_names": _unit_names(session, [force.office_unit_id, *(m.unit_id for m in members),
                                             *(t.unit_id for t in listed.items)]),
         "user_names": _user_names(session, [force.lead_leader_user_id, force.in_charge_user_id,
@@ -1024,7 +972,7 @@ def _units_page(request: Request, session: Session, principal: Principal, *, dat
     units = organisation.units(session)
     can_write = principal.can(Permission.DIRECTIVES_WRITE)
     return render(request, "command/units.html", {
-        "units": units, "areas": _area_names(session, (u.jurisdiction_code for u in units)),
+        "units": units, "areas": forms.area_names(session, (u.jurisdiction_code for u in units)),
         "unit_names": {u.id: u.name for u in units}, "kinds": list(OrgUnitKind), "can_write": can_write,
         "jurisdictions": _jurisdictions(session, Permission.DIRECTIVES_WRITE) if can_write else [],
         "people": _people(session) if can_write else [],
@@ -1046,9 +994,9 @@ async def create_unit(request: Request, session: SessionDep, principal: Directiv
     data["member_user_ids"] = [str(v) for v in form.getlist("member_user_ids")]
     try:
         errors: list[FieldError] = []
-        unit_in = _validated(OrgUnitIn, {
+        unit_in = forms.validated(OrgUnitIn, {
             "jurisdiction_code": data["jurisdiction_code"], "name": data["name"], "kind": data["kind"],
-            "parent_id": _int(data["parent_id"], "parent_id", errors),
+            "parent_id": forms.chosen_id(data["parent_id"], "parent_id", errors),
             "member_user_ids": [int(u) for u in data["member_user_ids"] if u.isdigit()]}, errors)
         unit = organisation.create_unit(session, unit_in)
     except (Invalid, Conflict) as exc:
@@ -1066,7 +1014,7 @@ def _unit_page(request: Request, session: Session, principal: Principal, unit: O
         Problem.unit_id == unit.id, Problem.status != ProblemStatus.CLOSED)).scalar_one()
     return render(request, "command/unit.html", {
         "unit": unit, "page": listed, "now": now, "base": "?", "open_problems": open_problems,
-        "areas": _area_names(session, [unit.jurisdiction_code, *(t.jurisdiction_code for t in listed.items)]),
+        "areas": forms.area_names(session, [unit.jurisdiction_code, *(t.jurisdiction_code for t in listed.items)]),
         "unit_names": _unit_names(session, [unit.parent_id, *(t.unit_id for t in listed.items)]),
         "user_names": _user_names(session, (m.user_id for m in unit.members)),
         "can_write": can_write, "people": _people(session) if can_write else [],
@@ -1087,7 +1035,7 @@ def add_unit_member(request: Request, session: SessionDep, principal: Directives
     unit = organisation.get_unit(session, unit_id)
     try:
         errors: list[FieldError] = []
-        chosen = _int(user_id, "user_id", errors)
+        chosen = forms.chosen_id(user_id, "user_id", errors)
         if chosen is None and not errors:
             errors.append(FieldError("user_id", N_("This field is required.")))
         if errors:

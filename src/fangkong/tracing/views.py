@@ -9,14 +9,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fangkong.core import jobs
 from fangkong.core.auth import Permission
 from fangkong.core.deps import SessionDep, requires
-from fangkong.core.errors import N_, AppError, Conflict, FieldError, Invalid, field_errors
+from fangkong.core.errors import N_, AppError, Conflict, FieldError, Invalid
 from fangkong.core.i18n import gettext
 from fangkong.core.paging import paginate
 from fangkong.core.scope import Principal, get_or_404, principal_of, system_access
@@ -36,7 +35,7 @@ from fangkong.tracing.models import (
     TracingRun,
 )
 from fangkong.tracing.schemas import CaseIn, CaseUpdate, ItineraryIn, NamedIn
-from fangkong.web import nav, overview
+from fangkong.web import forms, nav, overview
 from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -59,29 +58,6 @@ PAGE_SIZE = 50
 # -------------------------------------------------------------------------------------------- helpers
 
 
-def _local_time(value: str, field: str, errors: list[FieldError]) -> datetime | None:
-    """A ``datetime-local`` form value, read as Asia/Shanghai time; a bad one adds a field error."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=LOCAL)
-    except ValueError:
-        errors.append(FieldError(field, N_("Not a date and time: “{value}”."), {"value": value}))
-        return None
-
-
-def _validated(model: type[Any], data: dict[str, Any], errors: list[FieldError]) -> Any:
-    """``model`` from form data, or ``Invalid`` with every bad field (those found before included)."""
-    try:
-        parsed = model.model_validate(data)
-    except ValidationError as exc:
-        known = {e.field for e in errors}  # a field already found wrong keeps that, clearer, message
-        errors = errors + [e for e in field_errors(exc.errors()) if e.field not in known]
-        parsed = None
-    if errors:
-        raise Invalid(N_("Please correct the marked fields."), errors=errors)
-    return parsed
 
 
 def _errors_of(exc: AppError) -> dict[str, FieldError]:
@@ -97,30 +73,12 @@ def _place_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
         return {i: name for i, name in session.execute(select(Place.id, Place.name).where(Place.id.in_(wanted)))}
 
 
-def _area_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
-    """Jurisdiction names by code (public reference data, as on the breadcrumbs)."""
-    wanted = set(codes)
-    if not wanted:
-        return {}
-    with system_access(session):
-        return {code: name for code, name in session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                                             .where(Jurisdiction.code.in_(wanted)))}
-
 
 def _districts(session: Session) -> list[Jurisdiction]:
     """The districts the user reaches, for the district filter."""
     return list(session.execute(select(Jurisdiction).where(func.length(Jurisdiction.code) == Level.DISTRICT.value)
                                 .order_by(Jurisdiction.code)).scalars())
 
-
-def _enum(kind: type[Any], value: str | None, field: str) -> Any:
-    """A filter's enum value (None when empty); an unknown one is a field error."""
-    if not value:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        raise Invalid.field(field, N_("This value is not one of the allowed choices.")) from None
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -131,15 +89,15 @@ def _case_list(request: Request, session: Session, principal: Principal, *, kind
                data: dict[str, Any] | None = None, errors: dict[str, FieldError] | None = None,
                error: AppError | None = None, candidates: list[Person] | None = None) -> Response:
     now = datetime.now(LOCAL)
-    listed = paginate(session, service.cases(kind=_enum(CaseKind, kind, "kind"),
-                                             found_by=_enum(FoundBy, found_by, "found_by"),
+    listed = paginate(session, service.cases(kind=forms.choice(CaseKind, kind, "kind"),
+                                             found_by=forms.choice(FoundBy, found_by, "found_by"),
                                              under=district or None, overdue=overdue), page=page, size=PAGE_SIZE)
     filters = {"kind": kind or "", "found_by": found_by or "", "district": district or "",
                "overdue": "1" if overdue else ""}
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
     return render(request, "tracing/cases.html", {
         "page": listed, "clocks": {c.id: service.clocks(c.investigation, now) for c in listed.items},
-        "areas": _area_names(session, (c.jurisdiction_code for c in listed.items)),
+        "areas": forms.area_names(session, (c.jurisdiction_code for c in listed.items)),
         "districts": _districts(session), "filters": filters, "base": f"?{query}&" if query else "?",
         "kinds": list(CaseKind), "found_bys": list(FoundBy), "can_write": principal.can(Permission.TRACING_WRITE),
         "data": data or {}, "errors": errors or {}, "error": error, "candidates": candidates or [],
@@ -180,7 +138,7 @@ def person_candidates(request: Request, session: SessionDep, principal: Writer, 
     except Invalid as exc:
         found, error = [], exc
     return render(request, "tracing/_person_candidates.html", {"candidates": found, "error": error,
-                                                               "areas": _area_names(session, (p.jurisdiction_code
+                                                               "areas": forms.area_names(session, (p.jurisdiction_code
                                                                                               for p in found))})
 
 
@@ -195,8 +153,8 @@ def report_case(request: Request, session: SessionDep, principal: Writer, person
     try:
         errors: list[FieldError] = []
         who = _find_person(session, person_id, person, errors)
-        times = {name: _local_time(data[name], name, errors) for name in ("sampled_at", "onset_at", "isolated_at")}
-        case_in = _validated(CaseIn, {"person_id": who or 0, "kind": kind, "found_by": found_by, **times}, errors)
+        times = {name: forms.local_time(data[name], name, errors) for name in ("sampled_at", "onset_at", "isolated_at")}
+        case_in = forms.validated(CaseIn, {"person_id": who or 0, "kind": kind, "found_by": found_by, **times}, errors)
         case = service.report_case(session, case_in)
     except (Invalid, Conflict) as exc:
         session.rollback()
@@ -211,7 +169,8 @@ def _case_context(session: Session, principal: Principal, case: Case) -> dict[st
         .execution_options(fangkong_aggregate=True))}
     inv = case.investigation
     return {
-        "case": case, "inv": inv, "clocks": service.clocks(inv), "area": _area_names(session, [case.jurisdiction_code]),
+        "case": case, "inv": inv, "clocks": service.clocks(inv),
+        "area": forms.area_names(session, [case.jurisdiction_code]),
         "contact_counts": [(k, counts.get(k, 0)) for k in ContactKind], "contacts_total": sum(counts.values()),
         "can_write": principal.can(Permission.TRACING_WRITE, case.jurisdiction_code),
         "can_contacts": principal.can(Permission.CONTACTS_READ),
@@ -284,8 +243,9 @@ def save_investigation(request: Request, session: SessionDep, principal: Writer,
     data = {"kind": kind, "onset_at": onset_at, "isolated_at": isolated_at, "symptoms": symptoms, "notes": notes}
     try:
         errors: list[FieldError] = []
-        times = {name: _local_time(data[name], name, errors) for name in ("onset_at", "isolated_at")}
-        update = _validated(CaseUpdate, {"kind": kind or None, "symptoms": symptoms, "notes": notes, **times}, errors)
+        times = {name: forms.local_time(data[name], name, errors) for name in ("onset_at", "isolated_at")}
+        update = forms.validated(CaseUpdate, {"kind": kind or None, "symptoms": symptoms, "notes": notes, **times},
+                                 errors)
         service.update_case(session, case, update)
     except Invalid as exc:
         session.rollback()
@@ -324,12 +284,12 @@ def add_itinerary(request: Request, session: SessionDep, principal: Writer, case
                                        ).scalar_one_or_none()
             if place_id is None:
                 errors.append(FieldError("venue_code", N_("No place has this venue code.")))
-        times = {name: _local_time(entry[name], name, errors) for name in ("starts_at", "ends_at")}
+        times = {name: forms.local_time(entry[name], name, errors) for name in ("starts_at", "ends_at")}
         if times["starts_at"] is None and not any(e.field == "starts_at" for e in errors):
             errors.append(FieldError("starts_at", N_("This field is required.")))
         if place_id is None and not place_text.strip() and not venue_code.strip():
             errors.append(FieldError("place_text", N_("Name the place, or describe it.")))
-        data = _validated(ItineraryIn, {"place_id": place_id, "place_text": place_text, "note": note, **times},
+        data = forms.validated(ItineraryIn, {"place_id": place_id, "place_text": place_text, "note": note, **times},
                           errors)
         service.add_itinerary(session, case.investigation, data)
     except Invalid as exc:
@@ -357,7 +317,7 @@ def add_named(request: Request, session: SessionDep, principal: Writer, case_id:
     case = service.get_case(session, case_id)
     named = {"name": name, "phone": phone, "relation": relation, "note": note}
     try:
-        data = _validated(NamedIn, {**named, "phone": phone.strip() or None}, [])
+        data = forms.validated(NamedIn, {**named, "phone": phone.strip() or None}, [])
         service.add_named(session, case.investigation, data)
     except Invalid as exc:
         session.rollback()
@@ -403,8 +363,8 @@ def contacts_page(request: Request, session: SessionDep, principal: ContactReade
     case_id = case_id.strip().lstrip("#")  # the filter form sends an empty field, or a case no. as shown
     if case_id and not case_id.isdigit():
         raise Invalid.field("case_id", N_("This field must be a whole number."))
-    listed = paginate(session, service.contacts(kind=_enum(ContactKind, kind, "kind"),
-                                                state=_enum(ContactState, state, "state"),
+    listed = paginate(session, service.contacts(kind=forms.choice(ContactKind, kind, "kind"),
+                                                state=forms.choice(ContactState, state, "state"),
                                                 case_id=int(case_id) if case_id else None),
                       page=page, size=PAGE_SIZE)
     filters = {"kind": kind or "", "state": state or "", "case_id": case_id}
@@ -420,7 +380,7 @@ def _contact_rows_context(session: Session, principal: Principal, contacts: list
     via_ids = {c.via_person_id for c in contacts if c.via_person_id is not None}
     via = {p.id: p.masked_name for p in session.execute(select(Person).where(Person.id.in_(via_ids))).scalars()}
     return {"places": _place_names(session, (c.place_id for c in contacts)),
-            "areas": _area_names(session, (c.jurisdiction_code for c in contacts)), "via": via,
+            "areas": forms.area_names(session, (c.jurisdiction_code for c in contacts)), "via": via,
             "now": datetime.now(LOCAL), "can_cases": principal.can(Permission.TRACING_READ),
             "can_mark": {c.id: principal.can(Permission.CONTACTS_MARK, c.jurisdiction_code) for c in contacts}}
 
@@ -476,7 +436,7 @@ def timeliness_page(request: Request, session: SessionDep, principal: Reader) ->
     home = principal.home_code
     rows = chains.timeliness(session, home)
     return render(request, "tracing/timeliness.html", {
-        "rows": rows, "home": _area_names(session, [home]).get(home, home), "total": _total(home, rows)})
+        "rows": rows, "home": forms.area_names(session, [home]).get(home, home), "total": _total(home, rows)})
 
 
 def _total(code: str, rows: list[chains.Timeliness]) -> chains.Timeliness:
