@@ -25,7 +25,7 @@ from fangkong.web.templating import render
 pages = APIRouter(include_in_schema=False)
 public = APIRouter(include_in_schema=False)
 
-nav.register(nav.NavItem("command", N_("Direct channel"), "/command/channel", Permission.COMMAND_READ, order=70))
+nav.register(nav.NavItem("command", N_("Direct channel"), "/command/channel", Permission.COMMAND_READ, order=87))
 
 Reader = Annotated[Principal, Depends(requires(Permission.COMMAND_READ))]
 Writer = Annotated[Principal, Depends(requires(Permission.COMMAND_WRITE))]

@@ -31,7 +31,7 @@ from fangkong.web.templating import render
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["command"])
 
-nav.register(nav.NavItem("command", N_("Work plans"), "/command/plans", Permission.COMMAND_READ, order=60))
+nav.register(nav.NavItem("command", N_("Work plans"), "/command/plans", Permission.COMMAND_READ, order=65))
 nav.register(nav.NavItem("command", N_("Flow charts"), "/command/flows", Permission.AGGREGATES_READ, order=70))
 nav.register(nav.NavItem("command", N_("Assessment"), "/command/assessment", Permission.AGGREGATES_READ, order=80))
 nav.register(nav.NavItem("command", N_("Standard templates"), "/command/templates", order=90))

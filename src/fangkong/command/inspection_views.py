@@ -24,7 +24,7 @@ from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
 
-nav.register(nav.NavItem("command", N_("Inspections"), "/command/inspections", Permission.COMMAND_READ, order=60))
+nav.register(nav.NavItem("command", N_("Inspections"), "/command/inspections", Permission.COMMAND_READ, order=85))
 
 Reader = Annotated[Principal, Depends(requires(Permission.COMMAND_READ))]
 Writer = Annotated[Principal, Depends(requires(Permission.COMMAND_WRITE))]

@@ -24,7 +24,7 @@ from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
 
-nav.register(nav.NavItem("command", N_("Operation manuals"), "/manuals", order=90))
+nav.register(nav.NavItem("command", N_("Operation manuals"), "/manuals", order=95))
 i18n.FIELD_LABELS.setdefault("manual_text", N_("Text of the manual"))
 i18n.FIELD_LABELS.setdefault("change_note", N_("What changed"))
 i18n.FIELD_LABELS.setdefault("language", N_("Language"))
