@@ -48,8 +48,10 @@ browser-deps:
 	  else echo "error: install Chromium (/usr/bin/chromium) for the browser tests"; exit 1; fi; \
 	fi
 
-## test: the whole suite on SQLite and on PostgreSQL, then ruff and mypy
-test: install-test browser-deps test-sqlite test-postgresql lint
+## test: the whole suite on SQLite and on PostgreSQL (the two passes at once, one per core), then ruff and mypy
+test: install-test browser-deps
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
+	$(MAKE) --no-print-directory lint
 
 test-sqlite: install-test
 	FANGKONG_TEST_DB=sqlite $(BIN)/pytest

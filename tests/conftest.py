@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,12 @@ from fangkong.core.migrate import upgrade
 from fangkong.core.scope import Principal
 from fangkong.synth import demo
 from fangkong.users import service as users
+
+# The SQLite and the PostgreSQL passes may run at once (`make test`): each test process keeps the files
+# it writes (uploads, evidence, attachments) in a folder of its own, and signs with a fixed key instead
+# of generating var/secret_key in a race with the other.
+os.environ.setdefault("FANGKONG_DATA_DIR", tempfile.mkdtemp(prefix="fangkong-test-data-"))
+os.environ.setdefault("FANGKONG_SECRET_KEY", "test-secret-key-of-the-suite")
 
 DB = os.environ.get("FANGKONG_TEST_DB", "sqlite")
 PG_SERVER = os.environ.get("FANGKONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
