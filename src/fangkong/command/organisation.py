@@ -142,14 +142,7 @@ def create_task_force(session: Session, data: TaskForceIn) -> TaskForce:
     if data.key is not None and session.execute(select(TaskForce.id).where(
             TaskForce.jurisdiction_code == data.jurisdiction_code, TaskForce.key == data.key)).first():
         raise Conflict(N_("This jurisdiction already has this task force."))
-    members = []
-    for m in data.members:
-        if m.unit_id is None and m.user_id is None and not m.name.strip():
-            raise Invalid.field("members", N_("Name the member: a unit, a user or a name."))
-        if m.unit_id is not None:
-            get_unit(session, m.unit_id)
-        check_user(session, m.user_id, "members")
-        members.append(TaskForceMember(unit_id=m.unit_id, user_id=m.user_id, name=m.name.strip(), duty=m.duty))
+    members = _members(session, data)
     lead = data.lead_leader or PartyIn()
     in_charge = data.leader_in_charge or PartyIn()
     force = TaskForce(jurisdiction_code=data.jurisdiction_code, key=data.key, name=data.name.strip(),
@@ -161,13 +154,8 @@ def create_task_force(session: Session, data: TaskForceIn) -> TaskForce:
     return force
 
 
-def update_task_force(session: Session, force: TaskForce, data: TaskForceIn) -> TaskForce:
-    """Change a task force's name, leaders, office and members (its jurisdiction and key stay)."""
-    principal_of(session).require(Permission.DIRECTIVES_WRITE, force.jurisdiction_code)
-    check_party(session, data.lead_leader, "lead_leader")
-    check_party(session, data.leader_in_charge, "leader_in_charge")
-    if data.office_unit_id is not None:
-        get_unit(session, data.office_unit_id)
+def _members(session: Session, data: TaskForceIn) -> list[TaskForceMember]:
+    """The task force's members from ``data``, each a unit, a user or a name, checked."""
     members = []
     for m in data.members:
         if m.unit_id is None and m.user_id is None and not m.name.strip():
@@ -176,6 +164,17 @@ def update_task_force(session: Session, force: TaskForce, data: TaskForceIn) -> 
             get_unit(session, m.unit_id)
         check_user(session, m.user_id, "members")
         members.append(TaskForceMember(unit_id=m.unit_id, user_id=m.user_id, name=m.name.strip(), duty=m.duty))
+    return members
+
+
+def update_task_force(session: Session, force: TaskForce, data: TaskForceIn) -> TaskForce:
+    """Change a task force's name, leaders, office and members (its jurisdiction and key stay)."""
+    principal_of(session).require(Permission.DIRECTIVES_WRITE, force.jurisdiction_code)
+    check_party(session, data.lead_leader, "lead_leader")
+    check_party(session, data.leader_in_charge, "leader_in_charge")
+    if data.office_unit_id is not None:
+        get_unit(session, data.office_unit_id)
+    members = _members(session, data)
     lead = data.lead_leader or PartyIn()
     in_charge = data.leader_in_charge or PartyIn()
     force.name = data.name.strip()
