@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from fangkong.app import create_app
+from fangkong.app import apply_default_locale, create_app
 from fangkong.config import Settings
 from fangkong.core.db import make_engine, system_session
 from fangkong.core.deps import get_session, request_work
@@ -167,11 +167,29 @@ class Client(TestClient):
         return self
 
 
+# Applications built by ``client_factory``, by engine and settings. FastAPI works out each route's
+# parameters on the first request that reaches it, in every new application: a few tenths of a second
+# per test when each test built its own. The folder for files is read from ``app.state.settings`` at
+# each request, so tests that differ only in it share an application.
+_apps: dict[tuple[int, str], FastAPI] = {}
+
+
+def app_for(settings: Settings, engine: Engine) -> FastAPI:
+    """The application for ``settings`` on ``engine``, built once, with ``settings`` in force."""
+    key = (id(engine), settings.model_dump_json(exclude={"data_dir"}))
+    if key not in _apps:
+        _apps[key] = create_app(settings, engine=engine)
+    app = _apps[key]
+    app.state.settings = settings
+    apply_default_locale(settings)
+    return app
+
+
 @pytest.fixture
 def client_factory(settings: Settings, engine: Engine, connection):  # type: ignore[no-untyped-def]
     """Make several independent clients (browsers) on the same test transaction."""
     made: list[Client] = []
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
 
     def session_in_test(request: Request) -> Iterator[Session]:
         yield from request_work(request, _session_on(connection))
@@ -187,6 +205,7 @@ def client_factory(settings: Settings, engine: Engine, connection):  # type: ign
     yield make
     for c in made:
         c.__exit__(None, None, None)
+    app.dependency_overrides.clear()
 
 
 @pytest.fixture

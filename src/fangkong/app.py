@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessions = session_factory(engine)
     app.state.write_sessions = session_factory(writing(engine))
     app.state.secret_key = settings.resolved_secret_key()
-    i18n.DEFAULT_LOCALE = settings.default_locale if settings.default_locale in i18n.LOCALES else "zh_CN"
+    apply_default_locale(settings)
 
     _install_middleware(app, settings)
     _install_error_handlers(app)
@@ -100,6 +100,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     jobs.set_principal_loader(load_principal)
     return app
+
+
+def apply_default_locale(settings: Settings) -> None:
+    """Speak the deployment's default language (zh-CN unless configured) where nobody chose another."""
+    i18n.DEFAULT_LOCALE = settings.default_locale if settings.default_locale in i18n.LOCALES else "zh_CN"
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:

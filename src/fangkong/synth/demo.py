@@ -149,10 +149,11 @@ def load(session: Session, *, seed: int = 2021, households_per_unit: int = 4) ->
                 _populate(session, rng, community, dcode, cname, households_per_unit, used_ids, used_phones, counts)
     session.flush()
     _places(session)
+    password_hash = hash_password(DEMO_PASSWORD)  # one password for every demo login: hash it once
     for demo in DEMO_USERS:
         facility = facilities.get(demo.facility) if demo.facility else None
         session.add(User(username=demo.username, display_name=demo.display_name,
-                         password_hash=hash_password(DEMO_PASSWORD), jurisdiction_code=demo.code,
+                         password_hash=password_hash, jurisdiction_code=demo.code,
                          facility_id=facility.id if facility else None,
                          grants=[RoleGrant(role=demo.role, jurisdiction_code=demo.code)]))
         counts["users"] += 1
