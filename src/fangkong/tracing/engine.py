@@ -66,12 +66,18 @@ US_PER_DAY = 86_400_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = np.iinfo(np.int64).max
 PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+PRESENCE_COLUMNS = ("person_id", "place_id", "t_in", "t_out")
 # Candidate pairs of the first hop expanded at once: bounds the memory of one step to a few hundred MB.
 CHUNK = 4_000_000
 # Ids from 0 up to this are looked up in a table indexed by the id; others by binary search.
 DIRECT_IDS = 1 << 27
+# Ids spread over more than this many times their number are told apart by sorting, not counting.
+SPARSE = 8
 # What a place's category makes of an overlap there.
 NOTHING, CLOSE, EXPOSED = 0, 1, 2
+# Who a person is in the second hop: anyone else, a close contact, a case, or someone whose secondary
+# evidence was found on an earlier day (not searched for again).
+ANYONE, A_CLOSE, A_CASE, FOUND = 0, 1, 2, 3
 
 
 class ContactKind(StrEnum):
@@ -192,31 +198,37 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
             report(stage, done, len(groups))
             yield found
 
-    # First hop: the cases' households and everyone who shared a place with a case.
-    def first_hop(rows: _Rows) -> _Evidence:
-        return _case_overlaps(rows, chosen, places)
+    # First hop: the cases' households and everyone who shared a place with a case. Each group of days
+    # also picks its best close evidence of each person, so that the pick over all days compares few.
+    def first_hop(rows: _Rows) -> tuple[_Evidence, _Evidence, _Evidence]:
+        found = _case_overlaps(rows, chosen, places)
+        near = places.kind[found.place] == CLOSE
+        close = found.take(near)
+        return close, found.take(~near), close.take(_pick(close.person, close.order_keys()))
 
     with pool:
-        found = _Evidence.concat(list(search("close contacts", chosen.start, chosen.end, first_hop)))
-        near = places.kind[found.place] == CLOSE
-        close_all = _Evidence.concat([_household_close(persons, chosen), found.take(near)])
-        exposed_all = found.take(~near)
-        del found, near
-        close_rows = close_all.take(_pick(close_all.person, close_all.order_keys()))
+        hops = list(search("close contacts", chosen.start, chosen.end, first_hop))
+        household = _household_close(persons, chosen)
+        close_all = _Evidence.concat([household, *(close for close, _, _ in hops)])
+        exposed_all = _Evidence.concat([exposed for _, exposed, _ in hops])
+        # In the order of close_all, so that a tie goes to the same row as a pick over all of it.
+        best = _Evidence.concat([household, *(best for _, _, best in hops)])
+        del hops
+        close_rows = best.take(_pick(best.person, best.order_keys()))
         closes = _Closes.build(close_rows, chosen, layout.data_end, isolated, upto)
 
         # Second hop: the close contacts' households and everyone who shared a place with one. Groups of
         # days never overlap in time, so evidence found on an earlier one always comes first: who has some
         # is not searched for again on later ones (a group sees the marks of the groups started before it).
-        found_before = np.zeros(upto + 1 if upto < DIRECT_IDS else 0, dtype=bool)
+        marks = closes.marks.copy() if closes.marks is not None else None
 
         def second_hop(rows: _Rows) -> _Evidence:
             # Only when every id of the day indexes the marks (the files' statistics may not have said).
-            marked = len(rows.person) > 0 and rows.person.min() >= 0 and rows.person.max() < len(found_before)
-            found = _secondary_overlaps(rows, closes, places, found_before[rows.person] if marked else None)
+            marked = marks if rows.fits(marks) else None
+            found = _secondary_overlaps(rows, closes, places, marked)
             best = found.take(_pick(found.person, found.order_keys(closes.rank_of)))
-            if marked:
-                found_before[best.person] = True
+            if marked is not None:
+                marked[best.person] = FOUND
             return best
 
         secondaries = _Evidence.concat([_household_secondary(persons, closes, chosen),
@@ -375,6 +387,7 @@ class _Cases:
     start: Ints
     end: Ints
     index: _IdIndex
+    flag: npt.NDArray[np.bool_] | None = None  # by person id, whether a case; None when ids are too large
 
     @classmethod
     def build(cls, cases: Sequence[CaseInput], rules: TracingRules, data_end: int, upto: int) -> _Cases:
@@ -398,8 +411,12 @@ class _Cases:
             start.append(begins)
             end.append(max(begins, ends))
         ordered = np.array(ids, dtype=np.int64)
+        flag = None
+        if upto < DIRECT_IDS and (not ids or 0 <= ordered[0] <= ordered[-1] <= upto):
+            flag = np.zeros(upto + 1, dtype=bool)
+            flag[ordered] = True
         return cls(ids=ordered, start=np.array(start, dtype=np.int64), end=np.array(end, dtype=np.int64),
-                   index=_IdIndex(ordered, upto=upto))
+                   index=_IdIndex(ordered, upto=upto), flag=flag)
 
 
 # -- Reading presence ---------------------------------------------------------------------------------
@@ -509,6 +526,16 @@ class _Rows:
     shift: int = 1
     key: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _longest: Ints | None = None
+    _persons: tuple[int, int] | None = None
+    _targets: npt.NDArray[np.bool_] | None = None
+
+    def fits(self, table: npt.NDArray[Any] | None) -> bool:
+        """Whether ``table`` is given and every person id here indexes it."""
+        if table is None:
+            return False
+        if self._persons is None:
+            self._persons = (int(self.person.min()), int(self.person.max())) if len(self.person) else (0, -1)
+        return self._persons[0] >= 0 and self._persons[1] < len(table)
 
     @classmethod
     def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: int) -> _Rows:
@@ -539,6 +566,13 @@ class _Rows:
         """Positions of (place, moment) in key order (``side`` as in numpy.searchsorted)."""
         offset = np.clip(moment - self.origin, 0, (1 << self.shift) - 1)
         return np.searchsorted(self.key, (place << self.shift) | offset, side)
+
+    def targets(self, places: _Places) -> npt.NDArray[np.bool_]:
+        """Whether each record, at a place of a close-contact category and the minimum long, can make a
+        secondary contact (of the person, when someone else)."""
+        if self._targets is None:
+            self._targets = _targets(self.place, self.t_in, self.t_out, places)
+        return self._targets
 
     def longest(self, places: int) -> Ints:
         """The longest stay at each place among these records (0 where none)."""
@@ -607,29 +641,72 @@ class _Loader:
 
     def _read(self, part: _Partition) -> tuple[int, _Rows]:
         """The partition's records at places that count, and how many records it held."""
-        table = pq.read_table(list(part.files), columns=["person_id", "place_id", "t_in", "t_out"])
+        table = pq.read_table(list(part.files), columns=list(PRESENCE_COLUMNS))
         if any(column.null_count for column in table.columns):
             table = table.filter(pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
                                          pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"]))))
-        person, place_id, t_in, t_out = (_column(table, name) for name in ("person_id", "place_id", "t_in", "t_out"))
-        # Records of unknown places, of places whose category counts for nothing, or of no length cannot
-        # make a contact.
-        place = self.places.counted.find(place_id).astype(np.int64, copy=False)
-        keep = (place >= 0) & (t_out > t_in)
+        return table.num_rows, _rows_of(table, self.places, part)
+
+
+def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
+    """The records of ``table`` (no nulls) at places that count and of some length, sorted.
+
+    Batch by batch, so that each batch's columns are converted, looked up and checked while they are
+    in the processor's cache rather than in a pass over whole columns each. Records of unknown places,
+    of places whose category counts for nothing, or of no length cannot make a contact.
+    """
+    size = table.num_rows
+    person, place, t_in, t_out = (np.empty(size, dtype=np.int64) for _ in range(4))
+    targets = np.empty(size, dtype=bool)
+    # The sort key needs where times begin and how many bits they span: the files' statistics say.
+    known = part.first_in > -NEVER and part.last_out < NEVER
+    origin = part.first_in if known else 0
+    shift = max(1, part.last_out - origin + 1).bit_length() if known else 0
+    key = np.empty(size if known and shift + max(1, len(places.kind)).bit_length() <= 62 else 0, dtype=np.int64)
+    dropped: list[tuple[int, npt.NDArray[np.bool_]]] = []
+    ordered, last_key, at = True, -1, 0
+    for batch in table.select(list(PRESENCE_COLUMNS)).to_batches():
+        rows = slice(at, at + batch.num_rows)
+        for out, column in zip((person, t_in, t_out), (batch.column(0), batch.column(2), batch.column(3)), strict=True):
+            out[rows] = _column_ints(column)
+        place[rows] = places.counted.find(_column_ints(batch.column(1)))
+        keep = (place[rows] >= 0) & (t_out[rows] > t_in[rows])
         if not keep.all():
-            person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
-        return table.num_rows, _Rows.sorted(person, place, t_in, t_out, len(self.places.kind))
+            dropped.append((at, keep))
+        elif not dropped:
+            targets[rows] = _targets(place[rows], t_in[rows], t_out[rows], places)
+        if len(key) and not dropped and batch.num_rows:
+            part_key = key[rows]
+            np.left_shift(place[rows], shift, out=part_key)
+            part_key += t_in[rows]
+            part_key -= origin
+            ordered = ordered and bool(part_key[0] >= last_key) and bool((part_key[1:] >= part_key[:-1]).all())
+            last_key = int(part_key[-1])
+        at += batch.num_rows
+    if dropped or not len(key) or not ordered:
+        if dropped:
+            keep_all = np.ones(size, dtype=bool)
+            for start, keep in dropped:
+                keep_all[start:start + len(keep)] = keep
+            person, place, t_in, t_out = person[keep_all], place[keep_all], t_in[keep_all], t_out[keep_all]
+        return _Rows.sorted(person, place, t_in, t_out, len(places.kind))
+    return _Rows(person, place, t_in, t_out, origin, shift, key, _targets=targets)
 
 
-def _column(table: pa.Table, name: str) -> Ints:
-    """An int64 or timestamp column without nulls as int64 (microseconds for times), in one copy."""
-    column = table.column(name)
-    if pa.types.is_timestamp(column.type) and column.type.unit != "us":
-        column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
-    chunks = [c.view(pa.int64()) if pa.types.is_timestamp(c.type) else c.cast(pa.int64()) for c in column.chunks]
-    if not chunks:
-        return np.zeros(0, dtype=np.int64)
-    return np.concatenate([c.to_numpy() for c in chunks])
+def _targets(place: Ints, t_in: Ints, t_out: Ints, places: _Places) -> npt.NDArray[np.bool_]:
+    """Records at places of a close-contact category, the category's minimum long (see _Rows.targets)."""
+    targets = places.kind[place] == CLOSE
+    targets &= t_out - t_in >= places.need[place]
+    return targets
+
+
+def _column_ints(column: pa.Array) -> Ints:
+    """An int64 or timestamp array without nulls as int64 (microseconds for times), without a copy when it can."""
+    if pa.types.is_timestamp(column.type):
+        if column.type.unit != "us":
+            column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
+        return np.asarray(column.view(pa.int64()).to_numpy(zero_copy_only=False))
+    return np.asarray(column.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 # -- Evidence -----------------------------------------------------------------------------------------
@@ -698,6 +775,7 @@ class _Closes:
     index: _IdIndex  # over the ids sorted
     rank: Ints  # the position in (case, person) order of each id of index.ids
     role: _IdIndex  # by person id: the rank of a close contact, -2 for a case, -1 for anyone else
+    marks: npt.NDArray[np.int8] | None  # by person id: ANYONE, A_CLOSE or A_CASE; None when ids are too large
 
     @classmethod
     def build(cls, chosen: _Evidence, cases: _Cases, data_end: int, isolated: Mapping[int, int],
@@ -715,13 +793,22 @@ class _Closes:
         everyone = np.concatenate([ids, cases.ids])
         order = np.argsort(everyone)
         roles = np.concatenate([np.arange(len(ids)), np.full(len(cases.ids), -2)])[order]
+        marks = None
+        if cases.flag is not None and (not len(ids) or (ids.min() >= 0 and ids.max() <= upto)):
+            marks = np.zeros(upto + 1, dtype=np.int8)
+            marks[ids] = A_CLOSE
+            marks[cases.ids] = A_CASE
         return cls(ids=ids, case=case, start=start, end=np.maximum(start, end),
                    index=_IdIndex(ids[by_id], upto=upto), rank=by_id,
-                   role=_IdIndex(everyone[order], roles, upto=upto))
+                   role=_IdIndex(everyone[order], roles, upto=upto), marks=marks)
 
     def rank_of(self, person: Ints) -> Ints:
         """The (case, person) rank of close contacts given by id."""
         return self.rank[self.index.find(person)]
+
+    def rank_of_close(self, person: Ints) -> Ints:
+        """The (case, person) rank of each of ``person``, all close contacts."""
+        return self.role.find(person).astype(np.int64, copy=False)
 
 
 # -- The two hops -------------------------------------------------------------------------------------
@@ -749,9 +836,15 @@ def _household_secondary(persons: _Persons, closes: _Closes, cases: _Cases) -> _
 
 def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
     """Every record overlapping a case's record (clipped to the window) long enough for its place."""
-    who = cases.index.find(rows.person)
-    mine = np.flatnonzero(who >= 0)
-    case = who[mine]
+    if rows.fits(cases.flag):
+        is_case = cases.flag[rows.person]  # type: ignore[index]
+        mine = np.flatnonzero(is_case)
+        case = cases.index.find(rows.person[mine])
+    else:
+        who = cases.index.find(rows.person)
+        is_case = who >= 0
+        mine = np.flatnonzero(is_case)
+        case = who[mine]
     start = np.maximum(rows.t_in[mine], cases.start[case])
     end = np.minimum(rows.t_out[mine], cases.end[case])
     inside = start < end
@@ -761,7 +854,6 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
     # longest stay at the place: a range of the sorted records, found by two binary searches.
     lo = rows.search(place, start - rows.longest(len(places.kind))[place], "left")
     hi = rows.search(place, end, "left")
-    is_case = who >= 0
     found = []
     for part in _chunks(hi - lo, CHUNK):
         owner, other = _expand(lo[part], hi[part])
@@ -776,7 +868,7 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
 
 
 def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
-                        skip: npt.NDArray[np.bool_] | None = None) -> _Evidence:
+                        marks: npt.NDArray[np.int8] | None = None) -> _Evidence:
     """For each record of anyone else at a close-contact place, the best overlap with a close contact's record.
 
     The close contacts' records (clipped to their windows, long enough) are sorted by (place, time in).
@@ -786,17 +878,24 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
     t_out (and stayed the minimum: shorter records were dropped). Ties go to the smallest rank
     (case, then close contact), carried in the low bits of the maxima.
     """
-    close_place = places.kind[rows.place] == CLOSE
-    need = places.need[rows.place]
-    role = closes.role.find(rows.person)
-    src = np.flatnonzero((role >= 0) & close_place)
-    rank = role[src]
+    if marks is not None:  # who is who from a table of one byte a person; ranks for close contacts only
+        status = marks[rows.person]
+        src = np.flatnonzero(status == A_CLOSE)
+        src = src[places.kind[rows.place[src]] == CLOSE]
+        rank = closes.rank_of_close(rows.person[src])
+        free = status == ANYONE
+    else:
+        role = closes.role.find(rows.person)
+        src = np.flatnonzero(role >= 0)
+        src = src[places.kind[rows.place[src]] == CLOSE]
+        rank = role[src]
+        free = role == -1
     s_in = np.maximum(rows.t_in[src], closes.start[rank])
     s_out = np.minimum(rows.t_out[src], closes.end[rank])
-    long_enough = s_out - s_in >= need[src]
+    long_enough = s_out - s_in >= places.need[rows.place[src]]
     src, rank, s_in, s_out = src[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
-    wanted = (role == -1) & close_place & (rows.t_out - rows.t_in >= need)
-    tgt = np.flatnonzero(wanted if skip is None else wanted & ~skip)
+    free &= rows.targets(places)
+    tgt = np.flatnonzero(free)
     if not len(src) or not len(tgt):
         return _Evidence.concat([])
     s_place = rows.place[src]
@@ -820,8 +919,9 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
     best_at = np.zeros(len(s_key), dtype=np.int64)
     best_at[starts] = np.maximum.reduceat(((s_out - rows.origin) << bits) | (top - rank), starts)
 
-    t_place, t_in, t_out, t_need = rows.place[tgt], rows.t_in[tgt], rows.t_out[tgt], need[tgt]
-    before = np.searchsorted(s_key, (t_place << rows.shift) | (t_in - rows.origin), "right") - 1
+    t_place, t_in, t_out = rows.place[tgt], rows.t_in[tgt], rows.t_out[tgt]
+    t_need = places.need[t_place]
+    before = np.searchsorted(s_key, rows.key[tgt], "right") - 1
     b = np.maximum(before, 0)
     a_until = (latest[b] & mask) + rows.origin
     a_ok = (before >= 0) & (s_place[b] == t_place) & (a_until >= t_in + t_need)
@@ -860,8 +960,12 @@ def _chunks(sizes: Ints, limit: int) -> Iterator[Ints]:
 
 
 def _dense(ids: Ints) -> tuple[Ints, int]:
-    """Each id's index among the distinct ids, and how many there are."""
-    if len(ids) and ids.min() >= 0 and ids.max() < DIRECT_IDS:
+    """Each id's index among the distinct ids (in the order of the ids), and how many there are.
+
+    Counting over the range of the ids is the faster way when they fill a good part of it; sorting
+    them, when they are few and spread wide.
+    """
+    if len(ids) and ids.min() >= 0 and ids.max() < min(DIRECT_IDS, SPARSE * len(ids)):
         present = np.flatnonzero(np.bincount(ids))
         table = np.zeros(int(ids.max()) + 1, dtype=np.int64)
         table[present] = np.arange(len(present))
@@ -882,5 +986,7 @@ def _pick(group: Ints, keys: Sequence[Ints]) -> Ints:
         alive = ties if alive is None else alive[ties]
     if alive is None:
         alive = np.arange(len(group), dtype=np.int64)
-    _, first = np.unique(inverse[alive], return_index=True)
-    return alive[first]
+    # The first position of each group among those left: every group has one (a minimum, not a sort).
+    first = np.full(groups, len(group), dtype=np.int64)
+    np.minimum.at(first, inverse[alive], alive)
+    return first
