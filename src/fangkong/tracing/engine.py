@@ -354,29 +354,51 @@ class _Persons:
     household: Ints  # by position in index.ids; -1 for none
     by_household: Ints  # person ids in household order
     households: Ints  # their households, sorted
+    offsets: Ints | None  # where each household id's members begin in by_household (households from 0)
 
     @classmethod
     def build(cls, table: pa.Table, upto: int) -> _Persons:
         ids, household = _ints(table["person_id"]), _ints(table["household_id"])
-        order = np.argsort(ids, kind="stable")
-        ids, household = ids[order], household[order]
-        if len(ids) > 1 and (np.diff(ids) == 0).any():
-            raise ValueError("persons: a person_id appears twice")
-        by = np.argsort(household, kind="stable")
-        return cls(index=_IdIndex(ids, upto=upto), household=household, by_household=ids[by],
-                   households=household[by])
+        if not _increasing(ids):
+            order = np.argsort(ids, kind="stable")
+            ids, household = ids[order], household[order]
+            if len(ids) > 1 and (np.diff(ids) == 0).any():
+                raise ValueError("persons: a person_id appears twice")
+        if _increasing(household, strictly=False):
+            by_household, households = ids, household
+        else:
+            by = np.argsort(household, kind="stable")
+            by_household, households = ids[by], household[by]
+        offsets = None
+        if len(households) and households[-1] < DIRECT_IDS:
+            none = int(np.searchsorted(households, 0))
+            counts = np.bincount(households[none:], minlength=int(households[-1]) + 1)
+            offsets = np.concatenate([[0], np.cumsum(counts)]) + none
+        return cls(index=_IdIndex(ids, upto=upto), household=household, by_household=by_household,
+                   households=households, offsets=offsets)
 
     def housemates(self, who: Ints) -> tuple[Ints, Ints]:
         """(position in ``who``, person) for every other member of the household of each of ``who``."""
         at = self.index.find(who)
         household = np.where(at >= 0, self.household[np.maximum(at, 0)], -1)
         known = np.flatnonzero(household >= 0)
-        lo = np.searchsorted(self.households, household[known], "left")
-        hi = np.searchsorted(self.households, household[known], "right")
+        if self.offsets is not None:
+            lo, hi = self.offsets[household[known]], self.offsets[household[known] + 1]
+        else:
+            lo = np.searchsorted(self.households, household[known], "left")
+            hi = np.searchsorted(self.households, household[known], "right")
         owner, member = _expand(lo, hi)
         owner, member = known[owner], self.by_household[member]
         other = member != who[owner]
         return owner[other], member[other]
+
+
+def _increasing(values: Ints, *, strictly: bool = True) -> bool:
+    """Whether ``values`` are in increasing order (strictly: no two the same)."""
+    if len(values) < 2:
+        return True
+    steps = values[1:] > values[:-1] if strictly else values[1:] >= values[:-1]
+    return bool(steps.all())
 
 
 @dataclass
