@@ -243,13 +243,18 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
     exposed_only = exposed_all.take(~stronger)
     rows_of_exposed = _pick(exposed_only.person, exposed_only.order_keys())
 
-    contacts = pa.concat_tables([close_rows.to_table(ContactKind.CLOSE, places),
-                                 chosen_secondary.to_table(ContactKind.SECONDARY, places),
-                                 exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places)])
-    contacts = contacts.take(pc.sort_indices(contacts, [("person_id", "ascending")]))
-    exposures = pa.concat_tables([close_all.to_table(ContactKind.CLOSE, places),
-                                  chosen_secondary.to_table(ContactKind.SECONDARY, places),
-                                  exposed_all.to_table(ContactKind.EXPOSED, places)])
+    secondary = chosen_secondary.to_table(ContactKind.SECONDARY, places)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace") as aside:  # the evidence meanwhile
+        evidence = aside.submit(lambda: pa.concat_tables([close_all.to_table(ContactKind.CLOSE, places), secondary,
+                                                          exposed_all.to_table(ContactKind.EXPOSED, places)]))
+        contacts = pa.concat_tables([close_rows.to_table(ContactKind.CLOSE, places, brief=True),
+                                     secondary.select(CONTACTS.names),
+                                     exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places,
+                                                                                 brief=True)])
+        # Each part is in the order of its persons (picks come in the order of their groups): a stable
+        # sort merges the three runs.
+        contacts = contacts.take(np.argsort(contacts["person_id"].to_numpy(), kind="stable"))
+        exposures = evidence.result()
     return TraceResult(
         contacts=contacts.select(CONTACTS.names).cast(CONTACTS),
         exposures=exposures.select(EXPOSURES.names).cast(EXPOSURES),
@@ -763,12 +768,11 @@ class _Evidence:
             return [self.first, -self.until, self.case, self.via, self.place, -self.last]
         return [self.first, -self.until, rank_of_via(self.via), self.place, -self.last]
 
-    def to_table(self, kind: ContactKind, places: _Places) -> pa.Table:
+    def to_table(self, kind: ContactKind, places: _Places, *, brief: bool = False) -> pa.Table:
+        """The rows as EXPOSURES, or as CONTACTS when ``brief``."""
         household = self.place < 0
         place_ids = places.ids[np.maximum(self.place, 0)] if len(places.ids) else self.place
-        category = (places.category.take(pa.array(np.maximum(self.place, 0)))
-                    if len(places.ids) else pa.nulls(len(self.place), pa.string()))
-        return pa.table({
+        columns = {
             "person_id": self.person,
             "kind": pa.repeat(pa.scalar(kind.value, pa.string()), len(self.person)),
             "case_person_id": self.case,
@@ -776,6 +780,13 @@ class _Evidence:
             "place_id": pa.array(place_ids, mask=household),
             "first_exposure": _timestamps(self.first),
             "last_exposure": _timestamps(self.last),
+        }
+        if brief:
+            return pa.table(columns)
+        category = (places.category.take(pa.array(np.maximum(self.place, 0)))
+                    if len(places.ids) else pa.nulls(len(self.place), pa.string()))
+        return pa.table({
+            **columns,
             "category": pc.if_else(pa.array(household), pa.scalar(None, pa.string()), category),
             "minutes": (self.last - self.first) / US_PER_MINUTE,
             "source_until": _timestamps(self.until),
