@@ -170,16 +170,17 @@ class Client(TestClient):
 # Applications built by ``client_factory``, by engine and settings. FastAPI works out each route's
 # parameters on the first request that reaches it, in every new application: a few tenths of a second
 # per test when each test built its own. The folder for files is read from ``app.state.settings`` at
-# each request, so tests that differ only in it share an application.
-_apps: dict[tuple[int, str], FastAPI] = {}
+# each request, so tests that differ only in it share an application. Each entry holds its engine, so
+# that the id of the key is never that of a later engine.
+_apps: dict[tuple[int, str], tuple[Engine, FastAPI]] = {}
 
 
 def app_for(settings: Settings, engine: Engine) -> FastAPI:
     """The application for ``settings`` on ``engine``, built once, with ``settings`` in force."""
     key = (id(engine), settings.model_dump_json(exclude={"data_dir"}))
     if key not in _apps:
-        _apps[key] = create_app(settings, engine=engine)
-    app = _apps[key]
+        _apps[key] = (engine, create_app(settings, engine=engine))
+    app = _apps[key][1]
     app.state.settings = settings
     apply_default_locale(settings)
     return app

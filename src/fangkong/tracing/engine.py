@@ -576,7 +576,7 @@ class _Rows:
         key = np.left_shift(place, shift)
         key += t_in
         key -= origin  # (place << shift) | (t_in - origin), with one array allocated
-        if len(key) > 1 and not (key[1:] >= key[:-1]).all():
+        if not _increasing(key, strictly=False):
             order = np.argsort(key, kind="stable")  # a few sorted runs (several days) merge quickly
             person, place, t_in, t_out, key = person[order], place[order], t_in[order], t_out[order], key[order]
         return cls(person, place, t_in, t_out, origin, shift, key)
@@ -695,8 +695,8 @@ def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
     for batch in table.select(list(PRESENCE_COLUMNS)).to_batches():
         rows = slice(at, at + batch.num_rows)
         for out, column in zip((person, t_in, t_out), (batch.column(0), batch.column(2), batch.column(3)), strict=True):
-            out[rows] = _column_ints(column)
-        place[rows] = places.counted.find(_column_ints(batch.column(1)))
+            out[rows] = _ints(column)
+        place[rows] = places.counted.find(_ints(batch.column(1)))
         keep = (place[rows] >= 0) & (t_out[rows] > t_in[rows])
         if not keep.all():
             dropped.append((at, keep))
@@ -707,7 +707,7 @@ def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
             np.left_shift(place[rows], shift, out=part_key)
             part_key += t_in[rows]
             part_key -= origin
-            ordered = ordered and bool(part_key[0] >= last_key) and bool((part_key[1:] >= part_key[:-1]).all())
+            ordered = ordered and bool(part_key[0] >= last_key) and _increasing(part_key, strictly=False)
             last_key = int(part_key[-1])
         at += batch.num_rows
     if dropped or not len(key) or not ordered:
@@ -725,15 +725,6 @@ def _targets(place: Ints, t_in: Ints, t_out: Ints, places: _Places) -> npt.NDArr
     targets = places.kind[place] == CLOSE
     targets &= t_out - t_in >= places.need[place]
     return targets
-
-
-def _column_ints(column: pa.Array) -> Ints:
-    """An int64 or timestamp array without nulls as int64 (microseconds for times), without a copy when it can."""
-    if pa.types.is_timestamp(column.type):
-        if column.type.unit != "us":
-            column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
-        return np.asarray(column.view(pa.int64()).to_numpy(zero_copy_only=False))
-    return np.asarray(column.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 # -- Evidence -----------------------------------------------------------------------------------------
