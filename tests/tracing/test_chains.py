@@ -42,8 +42,9 @@ def test_a_case_whose_source_is_out_of_reach_starts_its_own_tree(session: Sessio
 def test_the_graph_folds_contacts_into_counts_until_a_case_is_expanded(session: Session,
                                                                        make_case: CaseMaker) -> None:
     people = residents(session, XINZHAN, 40)
-    root = make_case(people[0], hours_ago=30)
-    child = make_case(people[1], hours_ago=10, source=root)
+    # Onsets a day apart fall on two days whatever the hour the test runs.
+    root = make_case(people[0], hours_ago=30, onset=utcnow() - timedelta(days=2))
+    child = make_case(people[1], hours_ago=10, source=root, onset=utcnow() - timedelta(days=1))
     for p in people[2:32]:
         add_contact(session, p, root, ContactKind.CLOSE)
     for p in people[32:40]:
