@@ -220,7 +220,8 @@ class Imported:
 # The importer's progress messages, and what lies between one and the next.
 # A good file is checked against the tubes by storing it at once; a file the database refuses is then
 # checked row by row (and a file whose rows are all on file already, then stored).
-PHASES = {"Checking the file": "read and check the file", "Checking against tubes on file": "stage the rows",
+PHASES = {"Checking the file": "read and check the file (the recent tubes read meanwhile)",
+          "Checking against tubes on file": "match with the recent tubes (or stage the rows)",
           "Storing results": "store at once (or check against tubes and results)",
           "Done": "pool loop, audit (and store, after a check)",
           "refused, rolled back": "check against tubes and results, refuse"}

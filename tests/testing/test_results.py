@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from fangkong.core.audit import Action, AuditEntry
@@ -75,6 +77,48 @@ def test_a_good_file_applies_every_row_and_runs_the_pool_loop(
     assert record.lab_id == lab.id
     assert session.execute(select(AuditEntry).where(AuditEntry.entity == "result_imports",
                                                     AuditEntry.action == Action.CREATE)).first() is not None
+
+
+@pytest.fixture(params=["recent", "older"])
+def opened(request: pytest.FixtureRequest, session: Session, tubes: list[str],
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Tubes opened lately, which a good file is matched with at once, or longer ago than
+    ``results.RECENT``, which are checked row by row; the test ends by asserting which way it went."""
+    checks: list[int] = []
+    check = results._check
+
+    def counted(session: Session) -> Any:
+        checks.append(1)
+        return check(session)
+
+    monkeypatch.setattr(results, "_check", counted)
+    if request.param == "older":
+        with system_access(session):
+            session.execute(update(Tube).where(Tube.code.in_(tubes))
+                            .values(opened_at=utcnow() - results.RECENT - timedelta(hours=1)))
+    yield request.param
+    assert len(checks) == (1 if request.param == "older" else 0)
+
+
+def test_each_result_is_stored_with_its_tube_lab_import_and_times(
+        session: Session, tubes: list[str], opened: str, tmp_path: Path) -> None:
+    now = utcnow().replace(microsecond=123456)
+    tested = (now - timedelta(hours=2)).replace(second=0, microsecond=0)
+    data, name = csv_file(tmp_path, [f"{tubes[1]},阳性,{local(tested)},LAB220502,28.5",
+                                     f"{tubes[0]},阴性,{local(tested - timedelta(minutes=7))},LAB220502,"])
+    record, _ = results.import_results(session, data, name, now=now)
+    lab = session.execute(select(Facility).where(Facility.code == "LAB220502")).scalar_one()
+    with system_access(session):
+        stored = {code: (r.outcome, r.tested_at, r.ct_value, r.lab_id, r.import_id, r.recorded_at,
+                         r.jurisdiction_code == jurisdiction)
+                  for code, jurisdiction, r in session.execute(
+                      select(Tube.code, Tube.jurisdiction_code, TubeResult)
+                      .join(TubeResult, TubeResult.tube_id == Tube.id)).all()}
+    assert stored == {
+        tubes[1]: (Outcome.POSITIVE, tested, 28.5, lab.id, record.id, now, True),
+        tubes[0]: (Outcome.NEGATIVE, tested - timedelta(minutes=7), None, lab.id, record.id, now, True),
+    }
+    assert (record.rows, record.new_results, record.positives) == (2, 2, 1)
 
 
 def test_the_same_file_again_changes_nothing(session: Session, tubes: list[str], tmp_path: Path) -> None:

@@ -40,9 +40,19 @@ _BIG_ENDIAN = {"int4": ">i4", "int8": ">i8", "float8": ">f8", "timestamptz": ">i
 
 def encode(fields: Sequence[Field]) -> pa.Buffer:
     """The rows of ``fields`` (all of one length) in the binary COPY format, header and trailer included."""
+    body = rows_of(fields)
+    out = np.empty(len(HEADER) + body.size + len(TRAILER), dtype=np.uint8)
+    out[:len(HEADER)] = np.frombuffer(HEADER, dtype=np.uint8)
+    out[len(HEADER):len(out) - len(TRAILER)] = np.frombuffer(body, dtype=np.uint8)
+    out[len(out) - len(TRAILER):] = np.frombuffer(TRAILER, dtype=np.uint8)
+    return pa.py_buffer(out)
+
+
+def rows_of(fields: Sequence[Field]) -> pa.Buffer:
+    """The rows of ``fields`` alone, without header or trailer: a part of a COPY sent in several."""
     rows = len(fields[0].values) if fields else 0
     if not rows:
-        return pa.py_buffer(HEADER + TRAILER)
+        return pa.py_buffer(b"")
     count = _fixed_bytes(np.full(rows, len(fields), dtype=">i2"))
     pieces = [count]
     for field in fields:
@@ -50,12 +60,7 @@ def encode(fields: Sequence[Field]) -> pa.Buffer:
     joined = pc.binary_join_element_wise(*pieces, b"")
     _validity, offsets, data = joined.buffers()
     start, end = np.frombuffer(offsets, dtype=np.int32)[[joined.offset, joined.offset + rows]]
-    body = data.slice(int(start), int(end - start)) if data is not None else pa.py_buffer(b"")
-    out = np.empty(len(HEADER) + body.size + len(TRAILER), dtype=np.uint8)
-    out[:len(HEADER)] = np.frombuffer(HEADER, dtype=np.uint8)
-    out[len(HEADER):len(out) - len(TRAILER)] = np.frombuffer(body, dtype=np.uint8)
-    out[len(out) - len(TRAILER):] = np.frombuffer(TRAILER, dtype=np.uint8)
-    return pa.py_buffer(out)
+    return data.slice(int(start), int(end - start)) if data is not None else pa.py_buffer(b"")
 
 
 def _field_bytes(field: Field) -> list[pa.Array]:

@@ -1,27 +1,35 @@
 """Applying a lab's result file: whole or not at all, every bad row reported, a re-import a no-op.
 
-The file's rows (read and checked by ``resultfile``) are copied into a temporary table, each with
-its lab's id. When neither the reader nor the lab codes find anything wrong, one INSERT … SELECT
-joins them with the tubes and stores them all, in a savepoint: a row the database would refuse (an
-unknown tube, another lab's tube, a tube whose result is on file) breaks a constraint there, and
-the statement is taken back. Otherwise, or then, one query over the staged rows finds every row
-the database refuses and why (an unknown tube, another lab's tube, a result already on file that
-differs, an unknown lab) and, in the same pass, the few tubes whose result needs a reaction; a
-second stores the new results. Either way the pool loop runs for the few. A million rows never pass
-through the ORM one by one, and a good file joins the tables once.
+A good file is stored at once. While the file is read, the tubes opened lately that the importer
+may report on are read too (on PostgreSQL, by the server at the same time, in one value); the
+file's tube codes are looked up among them in memory, and when every row's tube is there and was
+sent to the file's lab or to none, the rows are copied into the results table in the order of
+their tubes, in a savepoint. A tube whose result is on file already breaks the primary key there,
+and the savepoint takes the rows back.
+
+Otherwise, or then, the file is checked row by row: its rows are copied into a temporary table,
+and one query over them finds every row the database refuses and why (an unknown tube, another
+lab's tube, a result already on file that differs, an unknown lab) and, in the same pass, the few
+tubes whose result needs a reaction; a second stores the new results. Either way the pool loop
+runs for the few. A million rows never pass through the ORM one by one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import (
     Column,
     DateTime,
@@ -32,15 +40,12 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
     text,
-    union,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -74,6 +79,13 @@ IMPORT_WORK_MEM = "256MB"
 # A file saved again under another name has every row on file already, and would be refused by the
 # store at once only after joining all its rows with the tubes: its first rows tell beforehand.
 PROBED_ROWS = 100
+# The tubes opened this long before an import are matched with the file in Python, all at once; a
+# file that names an older tube is checked row by row instead (the same outcome, more slowly).
+RECENT = timedelta(days=7)
+# How the stored columns travel in the binary COPY of a good file, and the rows sent at a time.
+_STORED_AS = {"tube_id": "int4", "outcome": "text", "tested_at": "timestamptz", "ct_value": "float8",
+              "jurisdiction_code": "text"}
+COPY_PART = 100_000
 
 Progress = Callable[[int, int, str], None]
 
@@ -93,41 +105,50 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
                               .order_by(ResultImport.id)).scalars().first()
     if earlier is not None:
         return earlier, True
-    parsed = resultfile.read_results(data, filename, now=now)
+    bind = session.connection()
+    # On PostgreSQL the recent tubes are read while the file is: the server works while Python reads.
+    recent = _RecentTubes(session, now)
+    try:
+        parsed = resultfile.read_results(data, filename, now=now)
+    finally:
+        recent.join()
     total = parsed.rows.num_rows + len(parsed.errors)
     report(0, total, N_("Checking the file"))
     errors = list(parsed.errors)
-    bind = session.connection()
     if bind.dialect.name == "postgresql":
         bind.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": IMPORT_WORK_MEM})
-    STAGING.drop(bind, checkfirst=True)
-    STAGING.create(bind)
-    try:
-        labs = _labs(session, parsed.rows)
-        lab_ids = _lab_ids(parsed.rows, labs)
-        _stage(session, parsed.rows, lab_ids)
+    labs = _labs(session, parsed.rows)
+    lab_ids = _lab_ids(parsed.rows, labs)
+    lab_id = next(iter(labs.values())) if len(labs) == 1 else None
+    home = principal.home_code
+    if not home and lab_id is not None:
+        # The system (the command line) has no home: the import belongs where its lab is, so that
+        # the lab and the testing staff over it see it.
+        home = session.get_one(Facility, lab_id).jurisdiction_code
+
+    def new_record() -> ResultImport:
+        return ResultImport(filename=filename[:200], sha256=digest, lab_id=lab_id, rows=parsed.rows.num_rows,
+                            imported_at=now, imported_by_id=principal.user_id, jurisdiction_code=home)
+
+    # A file in which neither the reader nor the lab codes find anything wrong, whose every tube is
+    # a recent one of its lab, is stored at once; only when the database refuses a row, or a tube is
+    # not among the recent ones, is the file checked row by row, to say which and why.
+    stored = None
+    if (not errors and lab_id is not None and _labs_are_own(lab_ids, principal.facility_id)
+            and not _any_on_file(session, parsed.rows.column("tube_code").slice(0, PROBED_ROWS).to_pylist())):
+        matched = _match(parsed.rows, recent.tubes(), lab_id)
         report(total // 3, total, N_("Checking against tubes on file"))
-        lab_id = next(iter(labs.values())) if len(labs) == 1 else None
-        home = principal.home_code
-        if not home and lab_id is not None:
-            # The system (the command line) has no home: the import belongs where its lab is, so that
-            # the lab and the testing staff over it see it.
-            home = session.get_one(Facility, lab_id).jurisdiction_code
-
-        def new_record() -> ResultImport:
-            return ResultImport(filename=filename[:200], sha256=digest, lab_id=lab_id, rows=parsed.rows.num_rows,
-                                imported_at=now, imported_by_id=principal.user_id, jurisdiction_code=home)
-
-        # A file in which neither the reader nor the lab codes find anything wrong is stored at once;
-        # only when the database refuses a row is the file checked row by row, to say which and why.
-        stored = None
-        if (not errors and _labs_are_own(lab_ids, principal.facility_id)
-                and not _any_on_file(session, parsed.rows.column("tube_code").slice(0, PROBED_ROWS).to_pylist())):
-            stored = _store_unchecked(session, new_record(), now)
-        if stored is not None:
-            record, to_react = stored
-            report(2 * total // 3, total, N_("Storing results"))
-        else:
+        if matched is not None:
+            stored = _store_matched(session, parsed.rows, matched, lab_id, new_record(), now)
+    if stored is not None:
+        record, to_react = stored
+        report(2 * total // 3, total, N_("Storing results"))
+    else:
+        STAGING.drop(bind, checkfirst=True)
+        STAGING.create(bind)
+        try:
+            _stage(session, parsed.rows, lab_ids)
+            report(total // 3, total, N_("Checking against tubes on file"))
             checked = _check(session)
             errors += checked.errors
             if errors:
@@ -142,15 +163,15 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
             record.new_results = (_store(session, record.id, now, skip_stored=checked.stored > 0)
                                   if checked.stored < parsed.rows.num_rows else 0)
             to_react = checked.to_react
-        reactions = service.apply_results(session, to_react, now=now)
-        record.positives = reactions.get("positive_pools", 0) + reactions.get("positives", 0)
-        audit.record(session, audit.Action.CREATE, entity=record,
-                     detail={"results": record.new_results, "file": record.filename, **dict(reactions)})
-        session.flush()
-        report(total, total, N_("Done"))
-        return record, False
-    finally:
-        STAGING.drop(bind, checkfirst=True)
+        finally:
+            STAGING.drop(bind, checkfirst=True)
+    reactions = service.apply_results(session, to_react, now=now)
+    record.positives = reactions.get("positive_pools", 0) + reactions.get("positives", 0)
+    audit.record(session, audit.Action.CREATE, entity=record,
+                 detail={"results": record.new_results, "file": record.filename, **dict(reactions)})
+    session.flush()
+    report(total, total, N_("Done"))
+    return record, False
 
 
 def _labs(session: Session, rows: pa.Table) -> dict[str, int]:
@@ -283,46 +304,171 @@ def _any_on_file(session: Session, codes: list[str]) -> bool:
                                .where(Tube.code.in_(codes)).limit(1)).first() is not None
 
 
-def _store_unchecked(session: Session, record: ResultImport, now: datetime) -> tuple[ResultImport, list[int]] | None:
-    """Add the import and store every staged row in one statement, which fails on a row the database
-    refuses; returns the import and the tubes to react to, or None (nothing stored) when it failed.
+class _RecentTubes:
+    """The tubes an import may report on that were opened lately, as columns: code, id, lab,
+    jurisdiction and purpose of each.
 
-    Checking first would join the staged rows with the tubes twice, once to check them and once to
-    store them: for a million rows, a second more. Here a row the checking pass would refuse breaks a
-    constraint instead: a tube unknown, out of scope or sent to another lab gets no id (and such rows
-    come first, so the statement stops at once), a tube with a result on file breaks the primary
-    key. The savepoint takes the statement back, and the caller checks the file row by row.
+    These are the tubes in the importer's scope opened within ``RECENT`` of the import, sent to the
+    importer's lab or to no lab yet (any lab, for the system). On PostgreSQL they are copied out in a
+    thread started at once, so that the server reads them while Python reads the file; ``join``
+    waits for it, and nothing else may use the session's connection until then. On SQLite they are
+    read when first asked for.
     """
-    s, t, r = STAGING.c, Tube.__table__.c, TubeResult.__table__.c
-    # A refused row gets neither a tube id nor a jurisdiction, both required; the jurisdiction is
-    # what refuses it on SQLite, which gives a NULL integer primary key the next row id instead.
-    accepted = or_(t.lab_id.is_(None), t.lab_id == s.lab_id)
-    tube_id = case((accepted, t.id)).label("tube_id")
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        t = Tube.__table__.c
+        own_lab = principal_of(session).facility_id
+        self.query = (select(t.code, t.id, t.lab_id, t.jurisdiction_code, t.purpose)
+                      .where(t.opened_at >= now - RECENT, _tube_scope(session),
+                             *([or_(t.lab_id == own_lab, t.lab_id.is_(None))] if own_lab is not None else [])))
+        self._table: pa.Table | None = None
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            tubes = self.query.subquery()
+            # The tubes as the lines of a CSV file, in one value.
+            line = func.concat('"', func.replace(tubes.c.code, '"', '""'), '",', tubes.c.id, ",", tubes.c.lab_id, ",",
+                               tubes.c.jurisdiction_code, ",", tubes.c.purpose)
+            as_csv = select(func.convert_to(func.string_agg(line, literal("\n")), "UTF8"))
+            compiled = as_csv.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+            raw = connection.connection.dbapi_connection
+            self._thread = threading.Thread(target=self._read, args=(raw, str(compiled), compiled.params),
+                                            name="recent-tubes", daemon=True)
+            self._thread.start()
+
+    def _read(self, raw: Any, sql: str, params: dict[str, Any]) -> None:
+        try:
+            # One value, not a row per tube: the thread then waits on the server, without the
+            # interpreter's lock, instead of taking it for every row while the file is read.
+            with raw.cursor(binary=True) as cursor:
+                found = cursor.execute(sql, params).fetchone()
+            lines = found[0] if found is not None else None
+            self._table = (pacsv.read_csv(pa.BufferReader(lines),
+                                          read_options=pacsv.ReadOptions(column_names=_RECENT.names),
+                                          convert_options=pacsv.ConvertOptions(column_types=_RECENT))
+                           if lines else _RECENT.empty_table())
+        except BaseException as exc:  # handed to the importer's thread by ``join``
+            self._failure = exc
+
+    def join(self) -> None:
+        """Wait until the tubes are read (PostgreSQL); raise what reading them raised."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def tubes(self) -> pa.Table:
+        """The recent tubes (read now on SQLite)."""
+        self.join()
+        if self._table is None:
+            with system_access(self.session):
+                found = self.session.execute(self.query).all()
+            columns = list(zip(*found, strict=True)) if found else [()] * len(_RECENT.names)
+            self._table = pa.table([pa.array([v.value if isinstance(v, StrEnum) else v for v in values], column.type)
+                                    for column, values in zip(_RECENT, columns, strict=True)], schema=_RECENT)
+        return self._table
+
+
+_RECENT = pa.schema({"code": pa.string(), "id": pa.int32(), "lab_id": pa.int32(), "jurisdiction_code": pa.string(),
+                     "purpose": pa.string()})
+
+
+@dataclass
+class _Matched:
+    """The file's rows matched with their tubes: each row's tube id and jurisdiction, and the tubes to react to."""
+
+    tube_ids: pa.Array
+    jurisdictions: pa.Array
+    to_react: list[int]
+
+
+def _match(rows: pa.Table, tubes: pa.Table, lab_id: int) -> _Matched | None:
+    """Each row's tube among ``tubes``; None when a row's tube is not among them or was sent to another lab."""
+    where = pc.index_in(rows.column("tube_code"), value_set=tubes.column("code"))
+    if where.null_count:
+        return None
+    sent_to = pc.take(tubes.column("lab_id"), where)
+    if pc.any(pc.not_equal(sent_to, lab_id)).as_py():
+        return None
+    ids = pc.take(tubes.column("id"), where)
+    # Every row is a new result: those not negative react, and every re-test.
+    reacting = pc.or_(pc.not_equal(rows.column("result"), Outcome.NEGATIVE.value),
+                      pc.equal(pc.take(tubes.column("purpose"), where), Purpose.RETEST.value))
+    return _Matched(ids, pc.take(tubes.column("jurisdiction_code"), where),
+                    sorted(pc.filter(ids, reacting).to_pylist()))
+
+
+def _store_matched(session: Session, rows: pa.Table, matched: _Matched, lab_id: int, record: ResultImport,
+                   now: datetime) -> tuple[ResultImport, list[int]] | None:
+    """Add the import and store every row with its tube, in a savepoint; returns the import and the
+    tubes to react to, or None (nothing stored) when a tube has a result on file already.
+
+    The primary key refuses a second result for a tube, whether it was on file before or stored by
+    another import meanwhile; the savepoint takes the rows back, and the caller checks the file row
+    by row, to say which rows and why.
+    """
+    connection = session.connection()
+    refused: tuple[type[BaseException], ...] = (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
+    # In the order of the tubes, each new key of the primary key goes to the end of its index (new
+    # tubes have the highest ids) rather than to a random page: half the time for a million.
+    order = pc.sort_indices(matched.tube_ids)
     try:
         with session.begin_nested():
             session.add(record)
             session.flush()
-            rows = (select(tube_id, s.outcome, s.tested_at, s.ct_value, s.lab_id, literal(record.id, Integer),
-                           literal(now, UTCDateTime()), case((accepted, t.jurisdiction_code)))
-                    .select_from(STAGING)
-                    .outerjoin(Tube.__table__, and_(t.code == s.tube_code, _tube_scope(session)))
-                    # In the order of the tubes, each new key of the primary key goes to the end of its
-                    # index (new tubes have the highest ids) rather than to a random page.
-                    .order_by(tube_id.asc().nulls_first()))
-            with system_access(session):
-                session.execute(insert(TubeResult).from_select(
-                    [r.tube_id, r.outcome, r.tested_at, r.ct_value, r.lab_id, r.import_id, r.recorded_at,
-                     r.jurisdiction_code], rows))
-    except IntegrityError:
+            columns = {"tube_id": pc.take(matched.tube_ids, order), "outcome": pc.take(rows.column("result"), order),
+                       "tested_at": pc.take(rows.column("tested_at"), order),
+                       "ct_value": pc.take(rows.column("ct_value"), order),
+                       "jurisdiction_code": pc.take(matched.jurisdictions, order)}
+            _insert_results(session, columns, lab_id=lab_id, import_id=record.id, now=now)
+    except refused:
         return None
-    record.new_results = record.rows  # one result per staged row: their codes name one tube each
-    # Every row is a new result: those not negative react, and every re-test. Asked apart, each
-    # is a small join (the staged rows not negative; the tubes that are re-tests).
-    joined = select(t.id).select_from(STAGING).join(Tube.__table__, t.code == s.tube_code)
-    with system_access(session):
-        to_react = session.execute(union(joined.where(s.outcome != Outcome.NEGATIVE.value),
-                                         joined.where(t.purpose == Purpose.RETEST.value))).scalars().all()
-    return record, sorted(to_react)
+    record.new_results = record.rows
+    return record, matched.to_react
+
+
+def _insert_results(session: Session, columns: dict[str, pa.Array], *, lab_id: int, import_id: int,
+                    now: datetime) -> None:
+    """Insert results given as columns, with the import's lab, id and time: binary COPY on PostgreSQL,
+    sent in parts so that the server stores one part while the next is laid out."""
+    rows = len(columns["tube_id"])
+    connection = session.connection()
+    names = ", ".join((*columns, "lab_id", "import_id", "recorded_at"))
+    if connection.dialect.name == "postgresql":
+        raw: Any = connection.connection.dbapi_connection
+        recorded = pa.array(np.full(rows, _micros(now)), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        fields = [binary_copy.Field(columns[name], _STORED_AS[name]) for name in columns]
+        fields += [binary_copy.Field(pa.array(np.full(rows, lab_id), pa.int32()), "int4"),
+                   binary_copy.Field(pa.array(np.full(rows, import_id), pa.int32()), "int4"),
+                   binary_copy.Field(recorded, "timestamptz")]
+        with raw.cursor() as cursor:
+            writer = QueuedLibpqWriter(cursor)
+            with cursor.copy(f"COPY {TubeResult.__tablename__} ({names}) FROM STDIN (FORMAT binary)",
+                             writer=writer) as copy:
+                copy.write(binary_copy.HEADER)
+                for start in range(0, rows, COPY_PART):
+                    copy.write(binary_copy.rows_of([replace(f, values=f.values.slice(start, COPY_PART))
+                                                    for f in fields]))
+                copy.write(binary_copy.TRAILER)
+        return
+    # Times as text, UTC, in SQLAlchemy's form, which is how SQLite keeps them.
+    tested = pc.cast(columns["tested_at"].cast(pa.timestamp("us")), pa.string())
+    recorded = pc.cast(pa.array([_micros(now)], pa.int64()).cast(pa.timestamp("us")), pa.string())[0].as_py()
+    values = zip(columns["tube_id"].to_pylist(), columns["outcome"].to_pylist(), tested.to_pylist(),
+                 columns["ct_value"].to_pylist(), columns["jurisdiction_code"].to_pylist(), strict=True)
+    constant = (lab_id, import_id, recorded)
+    raw_sqlite: Any = connection.connection.dbapi_connection
+    raw_sqlite.executemany(f"INSERT INTO {TubeResult.__tablename__} ({names}) VALUES ({', '.join('?' * 8)})",
+                           (row + constant for row in values))
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since 1970 (UTC) of an aware time."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _store(session: Session, import_id: int, now: datetime, *, skip_stored: bool) -> int:
