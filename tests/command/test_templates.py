@@ -144,3 +144,32 @@ def test_a_positive_pool_from_a_lab_s_upload_makes_its_tasks(session: Session, a
             EventRecord.name == "command.tasks_instantiated",
             EventRecord.payload["event_key"].as_string() == "tube:880002")).scalars().all()
     assert len(journal.payload["task_ids"]) == 3 and journal.payload["template_key"] == "positive-pool"
+
+
+def test_a_batch_of_positive_pools_makes_what_each_would_make_alone(session: Session) -> None:
+    def made(key: str) -> list[tuple[str, str, int | None, int | None, dict[ResponsibilityRole, int | None]]]:
+        return sorted((k, t.jurisdiction_code, t.task_force_id, t.unit_id, roles(t))
+                      for k, t in tasks_of(session, f"testing.pool_positive:{key}").items())
+
+    events.emit(session, PoolPositive(jurisdiction_code=XINZHAN, round_id=1, tube_id=880010, tube_code="T880010",
+                                      members=10))
+    alone = made("tube:880010")
+    # A lab file's batch: pools of two districts, one pool twice, one whose tasks were made already.
+    events.emit_all(session, [
+        PoolPositive(jurisdiction_code=XINZHAN, round_id=1, tube_id=880011, tube_code="T880011", members=10),
+        PoolPositive(jurisdiction_code=DONGTONGHUA, round_id=1, tube_id=880012, tube_code="T880012", members=10),
+        PoolPositive(jurisdiction_code=XINZHAN, round_id=1, tube_id=880011, tube_code="T880011", members=10),
+        PoolPositive(jurisdiction_code=XINZHAN, round_id=1, tube_id=880010, tube_code="T880010", members=10)])
+    assert made("tube:880011") == alone
+    elsewhere = made("tube:880012")
+    assert [row[:2] for row in elsewhere] == [("control-members", DONGTONGHUA), ("resample-members", DONGTONGHUA),
+                                              ("retest-results", EDJ)]
+    assert elsewhere != alone
+    assert made("tube:880010") == alone  # not made twice
+    runs = session.execute(select(TemplateRun.event_key).where(TemplateRun.template_key == "positive-pool")
+                           .order_by(TemplateRun.event_key)).scalars().all()
+    assert runs == ["tube:880010", "tube:880011", "tube:880012"]
+    journal = session.execute(select(EventRecord.payload).where(EventRecord.name == "command.tasks_instantiated")
+                              ).scalars().all()
+    assert sorted((p["event_key"], len(p["task_ids"])) for p in journal) == [
+        ("tube:880010", 3), ("tube:880011", 3), ("tube:880012", 3)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import ClassVar
 
 import pytest
@@ -18,6 +19,11 @@ from fangkong.geo.models import Jurisdiction
 class PoolTurnedPositive(DomainEvent):
     name: ClassVar[str] = "test.pool_positive"
     tube_id: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteOpened(DomainEvent):
+    name: ClassVar[str] = "test.site_opened"
 
 
 @pytest.fixture
@@ -70,3 +76,22 @@ def test_a_batch_is_journalled_at_once_and_delivered_in_order(session: Session, 
                               .order_by(EventRecord.id)).scalars().all()
     assert [r.payload["tube_id"] for r in journal] == [11, 12]
     assert journal[0].jurisdiction_code == "220502"
+
+
+def test_a_batch_subscriber_gets_the_events_of_a_batch_together_after_the_single_ones(
+        session: Session, reactions: list[int]) -> None:
+    batches: list[tuple[list[int], list[int]]] = []
+
+    def react_to_many(_session: Session, batch: Sequence[PoolTurnedPositive]) -> None:
+        # What the single subscriber had seen when the batch came.
+        batches.append(([e.tube_id for e in batch], list(reactions)))
+
+    events.subscribe_batch(PoolTurnedPositive)(react_to_many)
+    try:
+        events.emit_all(session, [PoolTurnedPositive(tube_id=21), SiteOpened(), PoolTurnedPositive(tube_id=22)])
+        events.emit(session, PoolTurnedPositive(tube_id=23))
+    finally:
+        events.unsubscribe(PoolTurnedPositive, react_to_many)
+    assert batches == [([21, 22], [21, 22]), ([23], [21, 22, 23])]
+    events.emit_all(session, [PoolTurnedPositive(tube_id=24)])
+    assert len(batches) == 2  # unsubscribed

@@ -11,6 +11,7 @@ Handlers act as the system: whoever caused the event (a lab's upload, a tracer) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from fangkong.command.models import ProblemSource
 from fangkong.command.schemas import ProblemIn
 from fangkong.core.db import utcnow
 from fangkong.core.errors import N_
-from fangkong.core.events import subscribe
+from fangkong.core.events import subscribe, subscribe_batch
 from fangkong.core.scope import system_access
 from fangkong.testing.events import PoolPositive, ResamplingOverdue
 from fangkong.tracing.events import CaseReported, ControlOverdue, InvestigationOverdue
@@ -42,11 +43,12 @@ def tasks_for_new_case(session: Session, event: CaseReported) -> None:
                                          event.reported_at or utcnow())
 
 
-@subscribe(PoolPositive)
-def tasks_for_positive_pool(session: Session, event: PoolPositive) -> None:
-    """A positive pool: the template's tasks where the pool was sampled."""
-    task_templates.instantiate_for_event(session, event.name, f"tube:{event.tube_id}", event.jurisdiction_code,
-                                         utcnow())
+@subscribe_batch(PoolPositive)
+def tasks_for_positive_pools(session: Session, batch: Sequence[PoolPositive]) -> None:
+    """Positive pools: the template's tasks where each pool was sampled (a lab file brings many at once)."""
+    now = utcnow()
+    task_templates.instantiate_for_events(session, PoolPositive.name, [
+        task_templates.Occurrence(f"tube:{event.tube_id}", event.jurisdiction_code, now) for event in batch])
 
 
 @subscribe(InvestigationOverdue)

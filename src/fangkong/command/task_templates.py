@@ -13,6 +13,8 @@ first, so an event delivered twice (a replay, a retried job) makes nothing twice
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -27,6 +29,7 @@ from fangkong.command.models import (
     Responsibility,
     ResponsibilityRole,
     Task,
+    TaskForce,
     TaskOrigin,
     TaskStatus,
     TemplateRun,
@@ -38,6 +41,8 @@ from fangkong.core.scope import system_access
 
 # The body of a level that answers for the level's own work.
 LOCAL_KINDS = (OrgUnitKind.COMMUNITY_COMMITTEE, OrgUnitKind.STREET_OFFICE, OrgUnitKind.HEADQUARTERS)
+# Event keys asked about in one query (SQLite takes a bounded number of parameters).
+KEYS_AT_ONCE = 5000
 
 
 def level_code(code: str, level: str) -> str:
@@ -58,22 +63,82 @@ def instantiate_for_event(session: Session, event_name: str, event_key: str, jur
                           at: datetime, *, now: datetime | None = None) -> list[TemplateRun]:
     """Instantiate every template of ``event_name`` for one event; the runs made (none when done before)."""
     made = []
+    places = _Places(session)
     for template in standards.load().for_event(event_name):
         run = instantiate(session, template, event_key=event_key, jurisdiction_code=jurisdiction_code, at=at,
-                          now=now)
+                          now=now, places=places)
         if run is not None:
             made.append(run)
     return made
 
 
+@dataclass(frozen=True)
+class Occurrence:
+    """One event that instantiates templates: its key (``tube:12``), where it happened and when."""
+
+    key: str
+    jurisdiction_code: str
+    at: datetime
+
+
+def instantiate_for_events(session: Session, event_name: str, occurrences: Sequence[Occurrence], *,
+                           now: datetime | None = None) -> list[TemplateRun]:
+    """Instantiate every template of ``event_name`` for many events at once; the runs made.
+
+    What ``instantiate_for_event`` makes for each, for the thousand positive pools a lab file can bring:
+    each place's task force and body are looked up once, and the runs and the tasks are written in
+    one flush each. When another transaction has made some of the runs in between, the events are
+    taken one by one instead.
+    """
+    now = now or utcnow()
+    places = _Places(session)
+    made: list[TemplateRun] = []
+    with system_access(session):
+        for template in standards.load().for_event(event_name):
+            done: set[str] = set()
+            keys = sorted({o.key for o in occurrences})
+            for start in range(0, len(keys), KEYS_AT_ONCE):
+                done.update(session.execute(select(TemplateRun.event_key).where(
+                    TemplateRun.template_key == template.key,
+                    TemplateRun.event_key.in_(keys[start:start + KEYS_AT_ONCE]))).scalars())
+            fresh: dict[str, Occurrence] = {}
+            for occurrence in occurrences:
+                if occurrence.key not in done:
+                    fresh.setdefault(occurrence.key, occurrence)
+            runs = [TemplateRun(jurisdiction_code=o.jurisdiction_code, template_key=template.key,
+                                event_name=template.event, event_key=o.key, event_at=o.at, created_at=now)
+                    for o in fresh.values()]
+            try:
+                with session.begin_nested():
+                    session.add_all(runs)
+            except IntegrityError:
+                for o in fresh.values():
+                    run = instantiate(session, template, event_key=o.key, jurisdiction_code=o.jurisdiction_code,
+                                      at=o.at, now=now, places=places)
+                    if run is not None:
+                        made.append(run)
+                continue
+            with session.no_autoflush:
+                tasks = [[_task(places, template, spec, run, o.jurisdiction_code, o.at, now) for spec in template.tasks]
+                         for run, o in zip(runs, fresh.values(), strict=True)]
+            session.flush()
+            events.emit_all(session, [TasksInstantiated(jurisdiction_code=run.jurisdiction_code,
+                                                        template_key=template.key, event_key=run.event_key,
+                                                        task_ids=tuple(t.id for t in made_tasks))
+                                      for run, made_tasks in zip(runs, tasks, strict=True)])
+            made += runs
+    return made
+
+
 def instantiate(session: Session, template: Template, *, event_key: str, jurisdiction_code: str, at: datetime,
-                now: datetime | None = None) -> TemplateRun | None:
+                now: datetime | None = None, places: _Places | None = None) -> TemplateRun | None:
     """Make a template's tasks for one event, once: ``None`` when this event has made them already.
 
     Runs as the system: the event may come from a lab's upload or a tracer's report, who do not
     write the command lists, and the tasks belong to whichever levels the template says.
     """
     now = now or utcnow()
+    places = places or _Places(session)
     with system_access(session):
         if session.execute(select(TemplateRun.id).where(TemplateRun.template_key == template.key,
                                                         TemplateRun.event_key == event_key)).first():
@@ -86,17 +151,37 @@ def instantiate(session: Session, template: Template, *, event_key: str, jurisdi
         except IntegrityError:
             # Another transaction instantiated it for the same event in between.
             return None
-        tasks = [_task(session, template, spec, run, jurisdiction_code, at, now) for spec in template.tasks]
+        with session.no_autoflush:
+            tasks = [_task(places, template, spec, run, jurisdiction_code, at, now) for spec in template.tasks]
         session.flush()
         events.emit(session, TasksInstantiated(jurisdiction_code=jurisdiction_code, template_key=template.key,
                                                event_key=event_key, task_ids=tuple(t.id for t in tasks)))
     return run
 
 
-def _task(session: Session, template: Template, spec: TemplateTask, run: TemplateRun, event_code: str,
+class _Places:
+    """The task force of a key and the local body of each place, looked up once per place."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._forces: dict[tuple[str, str], TaskForce | None] = {}
+        self._bodies: dict[str, OrgUnit | None] = {}
+
+    def task_force(self, key: str, code: str) -> TaskForce | None:
+        if (key, code) not in self._forces:
+            self._forces[(key, code)] = organisation.nearest_task_force(self.session, key, code)
+        return self._forces[(key, code)]
+
+    def body(self, code: str) -> OrgUnit | None:
+        if code not in self._bodies:
+            self._bodies[code] = local_unit(self.session, code)
+        return self._bodies[code]
+
+
+def _task(places: _Places, template: Template, spec: TemplateTask, run: TemplateRun, event_code: str,
           at: datetime, now: datetime) -> Task:
     code = level_code(event_code, spec.level)
-    force = organisation.nearest_task_force(session, spec.task_force, code)
+    force = places.task_force(spec.task_force, code)
     lines: list[Responsibility] = []
     if force is not None:
         if force.lead_leader_user_id or force.lead_leader_name:
@@ -106,7 +191,7 @@ def _task(session: Session, template: Template, spec: TemplateTask, run: Templat
             lines.append(Responsibility(role=ResponsibilityRole.LEADER_IN_CHARGE, user_id=force.in_charge_user_id,
                                         name=force.in_charge_name))
     office = force.office_unit_id if force is not None else None
-    local = local_unit(session, code)
+    local = places.body(code)
     unit_id: int | None
     co_unit_id: int | None
     if force is not None and force.jurisdiction_code == code and office is not None:
@@ -129,5 +214,5 @@ def _task(session: Session, template: Template, spec: TemplateTask, run: Templat
     if unit_id is not None:
         task.status = TaskStatus.ASSIGNED
         task.assigned_at = now
-    session.add(task)
+    places.session.add(task)
     return task
