@@ -16,8 +16,10 @@ run:
   work, ``core.db.finish``), in a session bound to the system principal, as a lab goes:
   - the file with ``--bad-rows`` bad rows (unknown tubes, unknown result words, Ct values out of
     range): every bad row reported, nothing written (the counts after it show it);
-  - the corrected file: reading and checking it, staging, storing it at once (which checks it
-    against tubes and results), the pool loop;
+  - the corrected file: reading and checking it (while the recent tubes are read), matching it
+    with them, storing it at once (the primary key checks for results on file), the pool loop with
+    every module's reactions loaded, as in the application (the command module's positive-pool
+    template makes three tasks per positive or inconclusive pool);
   - the same file again (recognised by its hash: a no-op);
   - the same rows saved again with other line ends (another hash: its first rows are found on
     file, so it is checked row by row; nothing to store);
@@ -57,6 +59,8 @@ import testing_city as city
 from people_search import principal
 from sqlalchemy import Engine, func, select, text
 
+from fangkong import wiring
+from fangkong.command.models import Task
 from fangkong.core.db import finish, session_factory, writing
 from fangkong.core.errors import Invalid
 from fangkong.core.events import EventRecord
@@ -73,8 +77,8 @@ WORDS = {"negative": "阴性", "positive": "阳性", "invalid": "无效", "incon
 BEIJING = timedelta(hours=8)
 COPY_REPEAT = 3
 # Rows the import writes, and the tables its reactions write to (deleted between two timed imports).
-REACTION_TABLES = ("resample_order_members", "resample_orders", "testing_controls", "tube_results",
-                   "result_imports")
+REACTION_TABLES = ("responsibilities", "tasks", "template_runs", "resample_order_members", "resample_orders",
+                   "testing_controls", "tube_results", "result_imports")
 
 
 # ---------------------------------------------------------------- fixture
@@ -233,7 +237,7 @@ def written(engine: Engine) -> dict[str, int]:
         Principal.system().bind(session)
         counts = {}
         for label, model in (("results", TubeResult), ("controls", Control), ("orders", ResampleOrder),
-                             ("order members", OrderMember), ("imports", ResultImport)):
+                             ("order members", OrderMember), ("imports", ResultImport), ("tasks", Task)):
             counts[label] = session.execute(select(func.count()).select_from(model)).scalar_one()
         counts["events"] = session.execute(select(func.count()).select_from(EventRecord)
                                            .where(EventRecord.name.like("testing.%"))).scalar_one()
@@ -287,7 +291,7 @@ def forget_imports(engine: Engine) -> None:
                              "WHERE once_key IS NULL")
         for table in REACTION_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-        conn.execute(text("DELETE FROM domain_events WHERE name LIKE 'testing.%'"))
+        conn.execute(text("DELETE FROM domain_events WHERE name LIKE 'testing.%' OR name LIKE 'command.%'"))
     city.vacuum_analyze(engine, REACTION_TABLES)
 
 
@@ -307,6 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (its URL is printed)")
     args = parser.parse_args(argv)
 
+    # Every module's reactions, as in the application: a positive pool makes the command module's tasks.
+    wiring.load_modules()
     clock = city.Stopwatch()
     print(f"testing_import: {args.db}, {args.rows:,} rows; load average at start {city.load_average()}", flush=True)
     url, engine = city.new_city(args.db, args.pg_url)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,8 +36,8 @@ from fangkong.command.models import (
     TemplateRun,
 )
 from fangkong.command.standards import LEVEL_LENGTH, Template, TemplateTask
-from fangkong.core import events
-from fangkong.core.db import utcnow
+from fangkong.core import audit, events
+from fangkong.core.db import bulk_insert, utcnow
 from fangkong.core.scope import system_access
 
 # The body of a level that answers for the level's own work.
@@ -105,11 +106,15 @@ def instantiate_for_events(session: Session, event_name: str, occurrences: Seque
             for occurrence in occurrences:
                 if occurrence.key not in done:
                     fresh.setdefault(occurrence.key, occurrence)
+            if not fresh:
+                continue
             runs = [TemplateRun(jurisdiction_code=o.jurisdiction_code, template_key=template.key,
                                 event_name=template.event, event_key=o.key, event_at=o.at, created_at=now)
                     for o in fresh.values()]
+            # Thousands of rows: audited as one entry per table, with the count and the reason.
+            reason = f"template {template.key} for {len(runs)} events"
             try:
-                with session.begin_nested():
+                with audit.bulk_writes(session, reason), session.begin_nested():
                     session.add_all(runs)
             except IntegrityError:
                 for o in fresh.values():
@@ -118,14 +123,20 @@ def instantiate_for_events(session: Session, event_name: str, occurrences: Seque
                     if run is not None:
                         made.append(run)
                 continue
-            with session.no_autoflush:
-                tasks = [[_task(places, template, spec, run, o.jurisdiction_code, o.at, now) for spec in template.tasks]
-                         for run, o in zip(runs, fresh.values(), strict=True)]
-            session.flush()
+            rows = [_task_rows(places, template, spec, run, o.jurisdiction_code, o.at, now)
+                    for run, o in zip(runs, fresh.values(), strict=True) for spec in template.tasks]
+            # Inserted around the ORM, which writes tasks one at a time (they may have parent tasks).
+            task_ids = bulk_insert(session, Task, [task for task, _ in rows], with_ids=True)
+            lines = [{**line, "task_id": task_id} for (_, task_lines), task_id in zip(rows, task_ids, strict=True)
+                     for line in task_lines]
+            bulk_insert(session, Responsibility, lines)
+            for table, count in ((Task.__tablename__, len(task_ids)), (Responsibility.__tablename__, len(lines))):
+                audit.record(session, audit.Action.CREATE, entity_name=table, detail={"count": count, "reason": reason})
+            per_run = len(template.tasks)
             events.emit_all(session, [TasksInstantiated(jurisdiction_code=run.jurisdiction_code,
                                                         template_key=template.key, event_key=run.event_key,
-                                                        task_ids=tuple(t.id for t in made_tasks))
-                                      for run, made_tasks in zip(runs, tasks, strict=True)])
+                                                        task_ids=tuple(task_ids[i * per_run:(i + 1) * per_run]))
+                                      for i, run in enumerate(runs)])
             made += runs
     return made
 
@@ -180,16 +191,24 @@ class _Places:
 
 def _task(places: _Places, template: Template, spec: TemplateTask, run: TemplateRun, event_code: str,
           at: datetime, now: datetime) -> Task:
+    """A template's task for one event, with its responsibility lines, added to the session."""
+    values, lines = _task_rows(places, template, spec, run, event_code, at, now)
+    task = Task(**values, responsibilities=[Responsibility(**line) for line in lines])
+    places.session.add(task)
+    return task
+
+
+def _task_rows(places: _Places, template: Template, spec: TemplateTask, run: TemplateRun, event_code: str,
+               at: datetime, now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A template's task for one event as the values of its row and of its responsibility lines."""
     code = level_code(event_code, spec.level)
     force = places.task_force(spec.task_force, code)
-    lines: list[Responsibility] = []
+    lines: list[tuple[ResponsibilityRole, int | None, int | None, str]] = []  # role, unit, user, name
     if force is not None:
         if force.lead_leader_user_id or force.lead_leader_name:
-            lines.append(Responsibility(role=ResponsibilityRole.LEAD_LEADER, user_id=force.lead_leader_user_id,
-                                        name=force.lead_leader_name))
+            lines.append((ResponsibilityRole.LEAD_LEADER, None, force.lead_leader_user_id, force.lead_leader_name))
         if force.in_charge_user_id or force.in_charge_name:
-            lines.append(Responsibility(role=ResponsibilityRole.LEADER_IN_CHARGE, user_id=force.in_charge_user_id,
-                                        name=force.in_charge_name))
+            lines.append((ResponsibilityRole.LEADER_IN_CHARGE, None, force.in_charge_user_id, force.in_charge_name))
     office = force.office_unit_id if force is not None else None
     local = places.body(code)
     unit_id: int | None
@@ -201,18 +220,15 @@ def _task(places: _Places, template: Template, spec: TemplateTask, run: Template
     else:
         unit_id, co_unit_id = office, None
     if unit_id is not None:
-        lines.append(Responsibility(role=ResponsibilityRole.RESPONSIBLE_UNIT, unit_id=unit_id))
+        lines.append((ResponsibilityRole.RESPONSIBLE_UNIT, unit_id, None, ""))
     if co_unit_id is not None:
-        lines.append(Responsibility(role=ResponsibilityRole.CO_UNIT, unit_id=co_unit_id))
-    for line in lines:
-        line.jurisdiction_code = code
-    task = Task(jurisdiction_code=code, title=spec.title, description=spec.description, origin=TaskOrigin.TEMPLATE,
-                template_run_id=run.id, template_key=f"{template.key}/{spec.key}",
-                source_key=f"{template.event}:{run.event_key}", task_force_id=force.id if force else None,
-                unit_id=unit_id, starts_at=at, due_at=at + timedelta(hours=spec.due_hours), created_at=now,
-                responsibilities=lines)
-    if unit_id is not None:
-        task.status = TaskStatus.ASSIGNED
-        task.assigned_at = now
-    places.session.add(task)
-    return task
+        lines.append((ResponsibilityRole.CO_UNIT, co_unit_id, None, ""))
+    task = {"jurisdiction_code": code, "title": spec.title, "description": spec.description,
+            "origin": TaskOrigin.TEMPLATE, "template_run_id": run.id, "template_key": f"{template.key}/{spec.key}",
+            "source_key": f"{template.event}:{run.event_key}", "task_force_id": force.id if force else None,
+            "unit_id": unit_id, "starts_at": at, "due_at": at + timedelta(hours=spec.due_hours), "created_at": now,
+            # A task nobody can be found for stays a draft, for the level to assign.
+            "status": TaskStatus.ASSIGNED if unit_id is not None else TaskStatus.DRAFT,
+            "assigned_at": now if unit_id is not None else None, "progress": 0, "outcome": ""}
+    return task, [{"role": role, "unit_id": unit, "user_id": user, "name": name or "", "jurisdiction_code": code}
+                  for role, unit, user, name in lines]

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     literal,
@@ -309,30 +309,32 @@ class _RecentTubes:
     jurisdiction and purpose of each.
 
     These are the tubes in the importer's scope opened within ``RECENT`` of the import, sent to the
-    importer's lab or to no lab yet (any lab, for the system). On PostgreSQL they are copied out in a
-    thread started at once, so that the server reads them while Python reads the file; ``join``
-    waits for it, and nothing else may use the session's connection until then. On SQLite they are
-    read when first asked for.
+    importer's lab or to no lab yet (any lab, for the system). The database writes them as the lines
+    of a CSV text, in one value, which Arrow reads. On PostgreSQL a thread started at once asks for
+    it, so that the server reads the tubes while Python reads the file; ``join`` waits for it, and
+    nothing else may use the session's connection until then. On SQLite it is asked for when first
+    needed.
     """
 
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
         t = Tube.__table__.c
         own_lab = principal_of(session).facility_id
-        self.query = (select(t.code, t.id, t.lab_id, t.jurisdiction_code, t.purpose)
-                      .where(t.opened_at >= now - RECENT, _tube_scope(session),
-                             *([or_(t.lab_id == own_lab, t.lab_id.is_(None))] if own_lab is not None else [])))
+        tubes = (select(t.code, t.id, t.lab_id, t.jurisdiction_code, t.purpose)
+                 .where(t.opened_at >= now - RECENT, _tube_scope(session),
+                        *([or_(t.lab_id == own_lab, t.lab_id.is_(None))] if own_lab is not None else []))
+                 .subquery())
+        comma = literal(",")
+        line = (literal('"') + func.replace(tubes.c.code, '"', '""') + literal('",') + cast(tubes.c.id, String)
+                + comma + func.coalesce(cast(tubes.c.lab_id, String), "") + comma + tubes.c.jurisdiction_code
+                + comma + cast(tubes.c.purpose, String))
+        self.query = select(func.aggregate_strings(line, "\n"))
         self._table: pa.Table | None = None
         self._failure: BaseException | None = None
         self._thread: threading.Thread | None = None
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            tubes = self.query.subquery()
-            # The tubes as the lines of a CSV file, in one value.
-            line = func.concat('"', func.replace(tubes.c.code, '"', '""'), '",', tubes.c.id, ",", tubes.c.lab_id, ",",
-                               tubes.c.jurisdiction_code, ",", tubes.c.purpose)
-            as_csv = select(func.convert_to(func.string_agg(line, literal("\n")), "UTF8"))
-            compiled = as_csv.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+            compiled = self.query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
             raw = connection.connection.dbapi_connection
             self._thread = threading.Thread(target=self._read, args=(raw, str(compiled), compiled.params),
                                             name="recent-tubes", daemon=True)
@@ -342,13 +344,9 @@ class _RecentTubes:
         try:
             # One value, not a row per tube: the thread then waits on the server, without the
             # interpreter's lock, instead of taking it for every row while the file is read.
-            with raw.cursor(binary=True) as cursor:
+            with raw.cursor() as cursor:
                 found = cursor.execute(sql, params).fetchone()
-            lines = found[0] if found is not None else None
-            self._table = (pacsv.read_csv(pa.BufferReader(lines),
-                                          read_options=pacsv.ReadOptions(column_names=_RECENT.names),
-                                          convert_options=pacsv.ConvertOptions(column_types=_RECENT))
-                           if lines else _RECENT.empty_table())
+            self._table = _read_tubes(found[0] if found is not None else None)
         except BaseException as exc:  # handed to the importer's thread by ``join``
             self._failure = exc
 
@@ -366,11 +364,16 @@ class _RecentTubes:
         self.join()
         if self._table is None:
             with system_access(self.session):
-                found = self.session.execute(self.query).all()
-            columns = list(zip(*found, strict=True)) if found else [()] * len(_RECENT.names)
-            self._table = pa.table([pa.array([v.value if isinstance(v, StrEnum) else v for v in values], column.type)
-                                    for column, values in zip(_RECENT, columns, strict=True)], schema=_RECENT)
+                self._table = _read_tubes(self.session.execute(self.query).scalar())
         return self._table
+
+
+def _read_tubes(lines: str | None) -> pa.Table:
+    """The recent tubes from their CSV lines."""
+    if not lines:
+        return _RECENT.empty_table()
+    return pacsv.read_csv(pa.BufferReader(lines.encode()), read_options=pacsv.ReadOptions(column_names=_RECENT.names),
+                          convert_options=pacsv.ConvertOptions(column_types=_RECENT))
 
 
 _RECENT = pa.schema({"code": pa.string(), "id": pa.int32(), "lab_id": pa.int32(), "jurisdiction_code": pa.string(),
