@@ -16,6 +16,7 @@ runs for the few. A million rows never pass through the ORM one by one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Callable
@@ -110,8 +111,11 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
     recent = _RecentTubes(session, now)
     try:
         parsed = resultfile.read_results(data, filename, now=now)
-    finally:
-        recent.join()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            recent.join()  # the file's fault is the one to report
+        raise
+    recent.join()
     total = parsed.rows.num_rows + len(parsed.errors)
     report(0, total, N_("Checking the file"))
     errors = list(parsed.errors)
