@@ -233,6 +233,34 @@ def test_a_secondary_contact_also_exposed_is_secondary_and_keeps_both_evidences(
         ("exposed", MARKET, 10.0), ("secondary", RESTAURANT, 60.0)]
 
 
+def test_each_days_secondary_contacts_stand_when_later_days_make_new_close_contacts(tmp_path: Path) -> None:
+    # The second hop of a day runs as soon as the first hop has passed it, each day apart (no record
+    # crosses midnight here): what later days find must still decide who is what.
+    zhou, qian = 7, 8
+    city = town()
+    city.persons |= {zhou: HOME_CHEN, qian: 105}  # Zhou lives with Chen, the second case
+    city.visit(zhou, BUS, at(0, "14:00"), at(0, "14:30")).visit(ZHANG, BUS, at(0, "14:10"), at(0, "14:20"))
+    city.visit(zhou, BUS, at(0, "16:00"), at(0, "16:30")).visit(qian, BUS, at(0, "16:10"), at(0, "16:40"))
+    city.visit(WANG, FACTORY, at(1, "08:00"), at(1, "09:00")).visit(ZHANG, FACTORY, at(1, "08:00"), at(1, "09:00"))
+    city.visit(WANG, BUS, at(1, "09:30"), at(1, "10:00")).visit(ZHAO, BUS, at(1, "09:30"), at(1, "10:00"))
+    city.visit(ZHAO, BUS, at(2, "08:00"), at(2, "08:30")).visit(ZHANG, BUS, at(2, "08:00"), at(2, "08:30"))
+    city.visit(ZHAO, RESTAURANT, at(3, "12:00"), at(3, "13:00")).visit(SUN, RESTAURANT, at(3, "12:00"), at(3, "13:00"))
+    result = run(tmp_path, city, [case(), case(CHEN, onset=at(3, "12:00"))])
+    assert kinds(result) == {LI: "close", WANG: "close", ZHAO: "close", zhou: "close", qian: "secondary",
+                             SUN: "secondary"}
+    found = contacts(result)
+    # Zhao shared Wang's bus on day 1 but Zhang's on day 2: close, and his own window begins on day 2.
+    assert (found[ZHAO]["case_person_id"], found[ZHAO]["place_id"], found[ZHAO]["first_exposure"]) == (
+        ZHANG, BUS, at(2, "08:00"))
+    assert (found[SUN]["via_person_id"], found[SUN]["first_exposure"]) == (ZHAO, at(3, "12:00"))
+    # Zhou, a housemate of Chen (whose window opens on day 1), met Zhang on day 0: his window opens there.
+    assert (found[zhou]["case_person_id"], found[zhou]["place_id"]) == (ZHANG, BUS)
+    assert (found[qian]["case_person_id"], found[qian]["via_person_id"], found[qian]["first_exposure"]) == (
+        ZHANG, zhou, at(0, "16:10"))
+    secondary = result.exposures.filter(pa.compute.equal(result.exposures["kind"], "secondary"))
+    assert sorted(secondary["person_id"].to_pylist()) == [SUN, qian]
+
+
 def test_cases_are_never_contacts_of_each_other(tmp_path: Path) -> None:
     city = town().visit(ZHANG, BUS, at(1, "08:00"), at(1, "08:30"))
     city.visit(WANG, BUS, at(1, "08:00"), at(1, "08:30"))

@@ -61,7 +61,11 @@ def lone(session: Session, community: str, n: int) -> list[Person]:
 
 @pytest.fixture
 def scene(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    """A case who ate 20 minutes beside B and shopped 5 minutes beside C; B then worked 30 minutes beside D."""
+    """A case who ate 20 minutes beside B and shopped 5 minutes beside C; B then worked 30 minutes beside D.
+
+    The case was sampled at midnight, so that their window (from two days before) starts at midnight too,
+    before the meal at noon, whatever the hour the tests run.
+    """
     monkeypatch.setenv("FANGKONG_DATA_DIR", str(tmp_path / "data"))
     from fangkong.config import get_settings
 
@@ -79,7 +83,7 @@ def scene(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     ]
     presence = write_presence(tmp_path / "presence", records)
     case = service.report_case(session, CaseIn(person_id=a.id, kind=CaseKind.CONFIRMED, found_by=FoundBy.FEVER_CLINIC,
-                                               sampled_at=NOW - timedelta(hours=2), reported_at=NOW))
+                                               sampled_at=TODAY, reported_at=NOW))
     yield {"case": case, "a": a, "b": b, "c": c, "d": d, "presence": presence, "restaurant": restaurant,
            "market": market, "work": work}
     get_settings.cache_clear()

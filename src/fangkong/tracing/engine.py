@@ -32,16 +32,21 @@ A partition is read once, by two threads a partition or two ahead of the search 
 and most numpy work leave the interpreter free), and only when a window reaches its time range (from
 the files' statistics). Days whose records can overlap (a partition's time range reaching into
 another's) are searched together; the synthetic city's local days never do. Groups of days are
-searched two at a time; as groups do not overlap in time, a person with secondary evidence on an
-earlier day is not searched for on later ones. docs/tracing.md tells the rules and the measurements.
+searched two at a time, and as groups do not overlap in time, a group's second hop starts as soon
+as the first hop has passed it: a close contact's window cannot begin on a later group than the one
+they are found on, so the close contacts reaching a group are all known by then (those found later
+are dropped from its results), and its records are released once both hops are done. A person with
+secondary evidence on an earlier group is not searched for on later ones. docs/tracing.md tells the
+rules and the measurements.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -58,6 +63,7 @@ from fangkong.rulesets import TracingRules
 from fangkong.synth import dataset, schema
 
 Ints = npt.NDArray[np.int64]
+Marks = npt.NDArray[np.int8]
 _T = TypeVar("_T")
 Progress = Callable[[str, int, int], None]
 
@@ -186,59 +192,132 @@ def trace(source: Source, cases: Sequence[CaseInput], rules: TracingRules, *,
 
 def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, loader: _Loader,
            isolations: Mapping[int, datetime] | None, upto: int, report: Progress) -> TraceResult:
-    isolated = {int(k): _micros(v, f"isolation of {k}") for k, v in (isolations or {}).items()}
+    ends = _isolation_ends({int(k): _micros(v, f"isolation of {k}") for k, v in (isolations or {}).items()},
+                           layout.data_end)
 
-    # Each hop searches two groups of days at a time while the next are read.
+    # Two groups of days are searched at a time while the next are read.
     pool = ThreadPoolExecutor(max_workers=loader.workers, thread_name_prefix="trace")
 
-    def search(stage: str, start: Ints, end: Ints, step: Callable[[_Rows], _T]) -> Iterator[_T]:
-        groups = loader.plan(start, end)
-        report(stage, 0, len(groups))
-        for done, found in enumerate(pool.map(step, loader.components(groups)), start=1):
-            report(stage, done, len(groups))
-            yield found
-
     # First hop: the cases' households and everyone who shared a place with a case. Each group of days
-    # also picks its best close evidence of each person, so that the pick over all days compares few.
+    # also picks its best close evidence of each person, so that the close contacts grow by one row each.
     def first_hop(rows: _Rows) -> tuple[_Evidence, _Evidence, _Evidence]:
         found = _case_overlaps(rows, chosen, places)
         near = places.kind[found.place] == CLOSE
         close = found.take(near)
         return close, found.take(~near), close.take(_pick(close.person, close.order_keys()))
 
+    # Second hop: everyone who shared a place with a close contact, the best evidence of each. Whoever
+    # ``marks`` as FOUND has evidence on an earlier group of days and is not searched for (their later
+    # evidence cannot come first); the marks serve only when every id of the group indexes them.
+    def second_hop(rows: _Rows, closes: _Closes, marks: Marks | None) -> tuple[_Evidence, bool]:
+        marked = marks if rows.fits(marks) else None
+        found = _secondary_overlaps(rows, closes, places, marked)
+        return found.take(_pick(found.person, found.order_keys(closes.rank_of))), marked is not None
+
+    # The second hop of a group of days starts as soon as the first hop has passed it. Groups never
+    # overlap in time, so evidence found on a later group comes later than any found on this one: who
+    # is a close contact with a window reaching this group, and by which row, is known once the first
+    # hop has passed it and every group before it. Who becomes a close contact later can be searched
+    # for here as anyone else; their rows are dropped at the end.
+    household = _household_close(persons, chosen)
+    closes = _Closes.build(household.take(_pick(household.person, household.order_keys())), chosen, ends, upto)
+    found_marks = np.zeros(upto + 1, dtype=np.int8) if chosen.flag is not None else None  # FOUND by person id
+    close_parts, exposed_parts = [household], []
+    groups = loader.plan(chosen.start, chosen.end)
+    passing: deque[tuple[list[_Partition], _Rows, Future[tuple[_Evidence, _Evidence, _Evidence]]]] = deque()
+    early: dict[tuple[date, ...], list[_Partition]] = {}  # groups whose second hop started with the first
+    searching: dict[tuple[date, ...], Future[tuple[_Evidence, bool]]] = {}
+    searched: dict[tuple[date, ...], _Evidence] = {}
+
+    def passed(group: list[_Partition], rows: _Rows, hop: Future[tuple[_Evidence, _Evidence, _Evidence]]) -> None:
+        """Take the first hop's result of ``group`` (every group before it taken) and start its second hop."""
+        nonlocal closes
+        close, exposed, best = hop.result()
+        close_parts.append(close)
+        exposed_parts.append(exposed)
+        closes = _Closes.build(closes.with_rows(best), chosen, ends, upto)
+        report("close contacts", len(exposed_parts), len(groups))
+        # Only a group that the final plan of the second hop will hold as it is: no other partition's
+        # time range reaches into it, and the known windows reach each of its partitions (later close
+        # contacts' windows begin after it). Else its days wait until every close contact is known.
+        if not layout.alone(group):
+            return
+        reached = [_reaches(part, closes.start, closes.end) for part in group]
+        if not any(reached):
+            loader.release(group)
+        elif all(reached):
+            early[_days(group)] = group
+            searching[_days(group)] = pool.submit(second_hop, rows, closes, closes.marks(found_marks))
+            report("secondary contacts", len(searched), len(early))
+
+    def settle() -> None:
+        """Take the results that are ready: first hops in the order of their groups, second hops as they come."""
+        while passing and passing[0][2].done():
+            passed(*passing.popleft())
+        for days in [days for days, search in searching.items() if search.done()]:
+            best, marked = searching.pop(days).result()
+            searched[days] = best
+            if marked and found_marks is not None:
+                found_marks[best.person] = FOUND
+            loader.release(early[days])
+            report("secondary contacts", len(searched), len(early))
+
+    def settle_next(*also: Future[Any]) -> None:
+        """Wait for the next result to take (or for one of ``also``), and take what is ready."""
+        pending: list[Future[Any]] = [*also, *searching.values(), *(hop for _, _, hop in list(passing)[:1])]
+        wait(pending, return_when=FIRST_COMPLETED)
+        settle()
+
+    def idle(reading: Future[Any]) -> None:
+        """While a partition is read: take whatever finishes meanwhile."""
+        while not reading.done():
+            settle_next(reading)
+
+    def search(stage: str, later: list[list[_Partition]], step: Callable[[_Rows], _T]) -> Iterator[_T]:
+        report(stage, len(searched), len(early) + len(later))
+        for done, result in enumerate(pool.map(step, loader.components(later)), start=len(early) + 1):
+            report(stage, done, len(early) + len(later))
+            yield result
+
     with pool:
-        hops = list(search("close contacts", chosen.start, chosen.end, first_hop))
-        household = _household_close(persons, chosen)
-        close_all = _Evidence.concat([household, *(close for close, _, _ in hops)])
-        exposed_all = _Evidence.concat([exposed for _, exposed, _ in hops])
-        # In the order of close_all, so that a tie goes to the same row as a pick over all of it.
-        best = _Evidence.concat([household, *(best for _, _, best in hops)])
-        del hops
-        close_rows = best.take(_pick(best.person, best.order_keys()))
-        closes = _Closes.build(close_rows, chosen, layout.data_end, isolated, upto)
+        report("close contacts", 0, len(groups))
+        for group, rows in zip(groups, loader.components(groups, idle), strict=True):
+            passing.append((group, rows, pool.submit(first_hop, rows)))
+            del rows
+            settle()
+        while passing:
+            settle_next()
 
-        # Second hop: the close contacts' households and everyone who shared a place with one. Groups of
-        # days never overlap in time, so evidence found on an earlier one always comes first: who has some
-        # is not searched for again on later ones (a group sees the marks of the groups started before it).
-        marks = closes.marks.copy() if closes.marks is not None else None
+        # Every close contact is known: the second hop of the groups of days not searched yet. Marks of
+        # the groups already searched serve when these all come after them.
+        plan = loader.plan(closes.start, closes.end)
+        later = [group for group in plan if _days(group) not in early]
+        after = not later or max((part.last_out for group in early.values() for part in group), default=-NEVER) <= min(
+            part.first_in for group in later for part in group)
+        marks = closes.marks(found_marks if after else None)
 
-        def second_hop(rows: _Rows) -> _Evidence:
-            # Only when every id of the day indexes the marks (the files' statistics may not have said).
-            marked = marks if rows.fits(marks) else None
-            found = _secondary_overlaps(rows, closes, places, marked)
-            best = found.take(_pick(found.person, found.order_keys(closes.rank_of)))
-            if marked is not None:
-                marked[best.person] = FOUND
+        def second_hop_marking(rows: _Rows) -> _Evidence:
+            # A group sees the marks of the groups finished before it started, all earlier in time.
+            best, marked = second_hop(rows, closes, marks)
+            if marked and marks is not None:
+                marks[best.person] = FOUND
             return best
 
-        secondaries = _Evidence.concat([_household_secondary(persons, closes, chosen),
-                                        *search("secondary contacts", closes.start, closes.end, second_hop)])
+        for group, best in zip(later, search("secondary contacts", later, second_hop_marking), strict=True):
+            searched[_days(group)] = best
+        for days, search_of in searching.items():
+            searched[days] = search_of.result()[0]
+        secondaries = _Evidence.concat([_household_secondary(persons, closes),
+                                        *(searched[_days(group)] for group in plan)])
     loader.close()
 
+    # Evidence of those found to be close contacts after their day was searched goes.
+    secondaries = secondaries.take(closes.role.find(secondaries.person) == -1)
     missing = layout.missing_days(np.concatenate([chosen.start, closes.start]),
                                   np.concatenate([chosen.end, closes.end]))
+    close_all, exposed_all = _Evidence.concat(close_parts), _Evidence.concat(exposed_parts)
     chosen_secondary = secondaries.take(_pick(secondaries.person, secondaries.order_keys(closes.rank_of)))
-    stronger = (closes.index.find(exposed_all.person) >= 0) | (
+    stronger = (closes.role.find(exposed_all.person) >= 0) | (
         _IdIndex(np.sort(chosen_secondary.person), upto=upto).find(exposed_all.person) >= 0)
     exposed_only = exposed_all.take(~stronger)
     rows_of_exposed = _pick(exposed_only.person, exposed_only.order_keys())
@@ -247,12 +326,12 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace") as aside:  # the evidence meanwhile
         evidence = aside.submit(lambda: pa.concat_tables([close_all.to_table(ContactKind.CLOSE, places), secondary,
                                                           exposed_all.to_table(ContactKind.EXPOSED, places)]))
-        contacts = pa.concat_tables([close_rows.to_table(ContactKind.CLOSE, places, brief=True),
+        contacts = pa.concat_tables([closes.rows.to_table(ContactKind.CLOSE, places, brief=True),
                                      secondary.select(CONTACTS.names),
                                      exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places,
                                                                                  brief=True)])
-        # Each part is in the order of its persons (picks come in the order of their groups): a stable
-        # sort merges the three runs.
+        # The secondary and exposed parts are in the order of their persons (picks come in the order of
+        # their groups), the close contacts in (case, person) order; each person is in one part.
         contacts = contacts.take(np.argsort(contacts["person_id"].to_numpy(), kind="stable"))
         exposures = evidence.result()
     return TraceResult(
@@ -294,21 +373,27 @@ def _ints(column: pa.ChunkedArray | pa.Array, null: int = -1) -> Ints:
 
 
 class _IdIndex:
-    """A value for each of a sorted array of unique int64 ids (by default its position); -1 for other ids.
+    """A value for each of an array of unique int64 ids (by default its position); -1 for other ids.
 
     Ids from 0 to ``upto`` (the largest id the queries may hold, when known) are looked up in a table
-    indexed by the id: one gather, where a binary search would cost twenty cache misses.
+    indexed by the id: one gather, where a binary search would cost twenty cache misses. The ids are
+    in increasing order, or ``ordered`` is false and they are sorted here when no table can hold them.
     """
 
     def __init__(self, ids: Ints, values: npt.NDArray[np.integer[Any]] | None = None, *, upto: int = 0,
-                 dtype: type[np.integer[Any]] = np.int32) -> None:
-        self.ids = ids
-        self.values = np.arange(len(ids), dtype=dtype) if values is None else values.astype(dtype)
+                 dtype: type[np.integer[Any]] = np.int32, ordered: bool = True) -> None:
+        values = np.arange(len(ids), dtype=dtype) if values is None else values.astype(dtype)
         self._table: npt.NDArray[np.integer[Any]] | None = None
-        size = max(int(ids[-1]) if len(ids) else 0, upto) + 1
-        if len(ids) and ids[0] >= 0 and size <= DIRECT_IDS:
+        lowest, highest = (0, 0) if not len(ids) else (int(ids[0]), int(ids[-1])) if ordered else (
+            int(ids.min()), int(ids.max()))
+        size = max(highest, upto) + 1
+        if len(ids) and lowest >= 0 and size <= DIRECT_IDS:
             self._table = np.full(size, -1, dtype=dtype)
-            self._table[ids] = self.values
+            self._table[ids] = values
+        elif not ordered:
+            order = np.argsort(ids, kind="stable")
+            ids, values = ids[order], values[order]
+        self.ids, self.values = ids, values
 
     def find(self, query: Ints) -> npt.NDArray[np.integer[Any]]:
         """The value of each id of ``query``, or -1."""
@@ -490,6 +575,14 @@ class _Layout:
         data_end = _micros(datetime.combine(days[-1] + timedelta(days=1), time(), UTC), "data end")
         return cls(partitions=partitions, days=days, data_end=data_end)
 
+    def alone(self, group: list[_Partition]) -> bool:
+        """Whether no other partition's time range reaches into that of ``group``, so that any plan holding
+        all of ``group``'s partitions holds them as one group of days and nothing else (see _Loader.plan)."""
+        days = set(_days(group))
+        first, last = min(p.first_in for p in group), max(p.last_out for p in group)
+        return all(p.day in days or p.first_in >= last or (p.first_in < first and p.last_out <= first)
+                   for p in self.partitions)
+
     def missing_days(self, start: Ints, end: Ints) -> list[date]:
         """The UTC days that some window [start, end) touches and no partition holds."""
         nonempty = start < end
@@ -627,8 +720,7 @@ class _Loader:
         """The partitions that the windows [start, end) reach, in groups of days that overlap."""
         live = start < end
         start, end = start[live], end[live]
-        needed = [p for p in self.layout.partitions
-                  if len(start) and bool(((start < p.last_out) & (end > p.first_in)).any())]
+        needed = [p for p in self.layout.partitions if _reaches(p, start, end)]
         groups: list[list[_Partition]] = []
         for part in sorted(needed, key=lambda p: p.first_in):
             if groups and part.first_in < max(p.last_out for p in groups[-1]):
@@ -637,8 +729,10 @@ class _Loader:
                 groups.append([part])
         return groups
 
-    def components(self, groups: list[list[_Partition]]) -> Iterator[_Rows]:
-        """The records of each group of days, read in the background a few partitions ahead."""
+    def components(self, groups: list[list[_Partition]],
+                   idle: Callable[[Future[Any]], None] | None = None) -> Iterator[_Rows]:
+        """The records of each group of days, read in the background a few partitions ahead; ``idle``, if
+        given, is called with each read that is waited for, and returns once it is done."""
         unread = [p for group in groups for p in group if p.day not in self.loaded]
         upcoming = iter(unread)
         reading: dict[date, Future[tuple[int, _Rows]]] = {}
@@ -655,12 +749,19 @@ class _Loader:
         for group in groups:
             for part in group:
                 if part.day not in self.loaded:
+                    if idle is not None:
+                        idle(reading[part.day])
                     rows, self.loaded[part.day] = reading.pop(part.day).result()
                     read_next()
                     self.rows_read += rows
                     self.days_read.add(part.day)
                     self.report("reading presence", len(self.days_read & {p.day for p in unread}), len(unread))
             yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
+
+    def release(self, group: list[_Partition]) -> None:
+        """Forget the records of ``group``: no search needs them any more."""
+        for part in group:
+            self.loaded.pop(part.day, None)
 
     def close(self) -> None:
         self.loaded.clear()
@@ -673,6 +774,15 @@ class _Loader:
             table = table.filter(pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
                                          pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"]))))
         return table.num_rows, _rows_of(table, self.places, part)
+
+
+def _reaches(part: _Partition, start: Ints, end: Ints) -> bool:
+    """Whether some window [start, end) that is not empty reaches the partition's time range."""
+    return bool(((start < end) & (start < part.last_out) & (end > part.first_in)).any())
+
+
+def _days(group: list[_Partition]) -> tuple[date, ...]:
+    return tuple(part.day for part in group)
 
 
 def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
@@ -753,6 +863,13 @@ class _Evidence:
         return _Evidence(self.person[rows], self.case[rows], self.via[rows], self.place[rows], self.first[rows],
                          self.last[rows], self.until[rows])
 
+    def put(self, rows: npt.NDArray[Any], other: _Evidence) -> None:
+        """Replace ``rows`` with the rows of ``other``, in place."""
+        for mine, theirs in zip((self.person, self.case, self.via, self.place, self.first, self.last, self.until),
+                                (other.person, other.case, other.via, other.place, other.first, other.last,
+                                 other.until), strict=True):
+            mine[rows] = theirs
+
     def order_keys(self, rank_of_via: Callable[[Ints], Ints] | None = None) -> list[Ints]:
         """What picks a person's row: earliest first, latest source, smallest case and via, household first, longest."""
         if rank_of_via is None:
@@ -790,49 +907,96 @@ def _timestamps(micros: Ints) -> pa.Array:
 
 @dataclass
 class _Closes:
-    """The close contacts in (case, person) order, their chosen case, and their own window [start, end)."""
+    """The close contacts in (case, person) order, each with their row (the chosen evidence), and their own
+    window [start, end): from their first exposure until they were isolated or the data end."""
 
-    ids: Ints
-    case: Ints
-    start: Ints
+    rows: _Evidence  # in (case, person) order: a close contact's rank is their position here
     end: Ints
-    index: _IdIndex  # over the ids sorted
-    rank: Ints  # the position in (case, person) order of each id of index.ids
     role: _IdIndex  # by person id: the rank of a close contact, -2 for a case, -1 for anyone else
-    marks: npt.NDArray[np.int8] | None  # by person id: ANYONE, A_CLOSE or A_CASE; None when ids are too large
+    cases: _Cases
 
     @classmethod
-    def build(cls, chosen: _Evidence, cases: _Cases, data_end: int, isolated: Mapping[int, int],
-              upto: int) -> _Closes:
-        """From each close contact's row (``chosen``): their case, and their window from its first exposure."""
-        order = np.lexsort((chosen.person, chosen.case))
-        ids, case, start = chosen.person[order], chosen.case[order], chosen.first[order]
-        end = np.full(len(ids), data_end, dtype=np.int64)
-        if isolated:
-            known = np.array(list(isolated), dtype=np.int64)
-            at = _IdIndex(np.sort(known)).find(ids)
-            times = np.array([isolated[int(k)] for k in np.sort(known)], dtype=np.int64)
-            end = np.where(at >= 0, np.minimum(times[np.maximum(at, 0)], data_end), end)
-        by_id = np.argsort(ids)
-        everyone = np.concatenate([ids, cases.ids])
-        order = np.argsort(everyone)
-        roles = np.concatenate([np.arange(len(ids)), np.full(len(cases.ids), -2)])[order]
-        marks = None
-        if cases.flag is not None and (not len(ids) or (ids.min() >= 0 and ids.max() <= upto)):
-            marks = np.zeros(upto + 1, dtype=np.int8)
-            marks[ids] = A_CLOSE
-            marks[cases.ids] = A_CASE
-        return cls(ids=ids, case=case, start=start, end=np.maximum(start, end),
-                   index=_IdIndex(ids[by_id], upto=upto), rank=by_id,
-                   role=_IdIndex(everyone[order], roles, upto=upto), marks=marks)
+    def build(cls, rows: _Evidence, cases: _Cases, ends: Callable[[Ints], Ints], upto: int) -> _Closes:
+        """From each close contact's row, in any order (sorted quickly when nearly in order)."""
+        rows = rows.take(_case_person_order(rows.case, rows.person, cases))
+        role = _IdIndex(np.concatenate([rows.person, cases.ids]),
+                        np.concatenate([np.arange(len(rows.person)), np.full(len(cases.ids), -2)]), upto=upto,
+                        ordered=False)
+        return cls(rows=rows, end=np.maximum(rows.first, ends(rows.person)), role=role, cases=cases)
+
+    @property
+    def ids(self) -> Ints:
+        return self.rows.person
+
+    @property
+    def case(self) -> Ints:
+        return self.rows.case
+
+    @property
+    def start(self) -> Ints:
+        return self.rows.first
+
+    def with_rows(self, best: _Evidence) -> _Evidence:
+        """These close contacts' rows with those of ``best`` (one per person, found after them): a person's
+        row of ``best`` replaces theirs when it comes first, and the persons new here are added."""
+        at = self.role.find(best.person)
+        known = np.flatnonzero(at >= 0)
+        rows = _Evidence.concat([self.rows, best.take(at < 0)])
+        theirs = best.take(known)
+        first = _comes_first(theirs.order_keys(), self.rows.take(at[known]).order_keys())
+        rows.put(at[known][first], theirs.take(first))
+        return rows
+
+    def marks(self, found: Marks | None) -> Marks | None:
+        """By person id: A_CLOSE, A_CASE, else what ``found`` says (FOUND or ANYONE; all ANYONE when None);
+        None when the ids are too large for a table."""
+        size = len(self.cases.flag) if self.cases.flag is not None else 0
+        if not size or (len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= size)):
+            return None
+        marks = found.copy() if found is not None else np.zeros(size, dtype=np.int8)
+        marks[self.ids] = A_CLOSE
+        marks[self.cases.ids] = A_CASE
+        return marks
 
     def rank_of(self, person: Ints) -> Ints:
-        """The (case, person) rank of close contacts given by id."""
-        return self.rank[self.index.find(person)]
-
-    def rank_of_close(self, person: Ints) -> Ints:
         """The (case, person) rank of each of ``person``, all close contacts."""
         return self.role.find(person).astype(np.int64, copy=False)
+
+
+def _case_person_order(case: Ints, person: Ints, cases: _Cases) -> Ints:
+    """The order of rows by (case, person), each pair once: one stable sort of a key, when it fits."""
+    if not len(person):
+        return np.zeros(0, dtype=np.int64)
+    offset = person - person.min()
+    bits = int(offset.max()).bit_length()
+    if bits + len(cases.ids).bit_length() > 62:
+        return np.lexsort((person, case))
+    return np.argsort((cases.index.find(case).astype(np.int64) << bits) | offset, kind="stable")
+
+
+def _comes_first(keys: Sequence[Ints], others: Sequence[Ints]) -> npt.NDArray[np.bool_]:
+    """Whether each row of ``keys`` comes strictly before the same row of ``others``, compared in order."""
+    first = np.zeros(len(keys[0]) if keys else 0, dtype=bool)
+    tied = ~first
+    for key, other in zip(keys, others, strict=True):
+        first |= tied & (key < other)
+        tied &= key == other
+    return first
+
+
+def _isolation_ends(isolated: Mapping[int, int], data_end: int) -> Callable[[Ints], Ints]:
+    """When the own window of each close contact given by id ends: at their isolation, or the data end."""
+    if not isolated:
+        return lambda person: np.full(len(person), data_end, dtype=np.int64)
+    ids = np.array(sorted(isolated), dtype=np.int64)
+    index = _IdIndex(ids)
+    times = np.minimum(np.array([isolated[int(k)] for k in ids], dtype=np.int64), data_end)
+
+    def ends(person: Ints) -> Ints:
+        at = index.find(person)
+        return np.where(at >= 0, times[np.maximum(at, 0)], data_end)
+
+    return ends
 
 
 # -- The two hops -------------------------------------------------------------------------------------
@@ -848,11 +1012,11 @@ def _household_close(persons: _Persons, cases: _Cases) -> _Evidence:
     return _Evidence(member, cases.ids[owner], none, none, cases.start[owner], cases.end[owner], cases.end[owner])
 
 
-def _household_secondary(persons: _Persons, closes: _Closes, cases: _Cases) -> _Evidence:
+def _household_secondary(persons: _Persons, closes: _Closes) -> _Evidence:
     """Every member of a close contact's household is a secondary contact over the close contact's window."""
     live = np.flatnonzero(closes.start < closes.end)
     owner, member = persons.housemates(closes.ids[live])
-    keep = (cases.index.find(member) < 0) & (closes.index.find(member) < 0)
+    keep = closes.role.find(member) == -1  # neither a case nor a close contact
     owner, member = live[owner[keep]], member[keep]
     return _Evidence(member, closes.case[owner], closes.ids[owner], np.full(len(member), -1, dtype=np.int64),
                      closes.start[owner], closes.end[owner], closes.end[owner])
@@ -892,7 +1056,7 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
 
 
 def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
-                        marks: npt.NDArray[np.int8] | None = None) -> _Evidence:
+                        marks: Marks | None = None) -> _Evidence:
     """For each record of anyone else at a close-contact place, the best overlap with a close contact's record.
 
     The close contacts' records (clipped to their windows, long enough) are sorted by (place, time in).
@@ -906,7 +1070,7 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
         status = marks[rows.person]
         src = np.flatnonzero(status == A_CLOSE)
         src = src[places.kind[rows.place[src]] == CLOSE]
-        rank = closes.rank_of_close(rows.person[src])
+        rank = closes.rank_of(rows.person[src])
         free = status == ANYONE
     else:
         role = closes.role.find(rows.person)
