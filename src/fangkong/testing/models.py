@@ -187,7 +187,8 @@ class Tube(Scoped, Base):
     purpose: Mapped[Purpose] = mapped_column(default=Purpose.SCREENING)
     state: Mapped[TubeState] = mapped_column(default=TubeState.OPEN)
     filled: Mapped[int] = mapped_column(default=0)  # persons in the tube
-    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed: a lab file is matched with the tubes opened lately (testing.results.RECENT).
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     closed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     lab_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"), index=True)
