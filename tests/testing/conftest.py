@@ -19,7 +19,7 @@ from fangkong.geo.models import Facility
 from fangkong.people.models import Person
 from fangkong.synth import schema
 from fangkong.synth.dataset import Manifest
-from fangkong.testing import service
+from fangkong.testing import results, service
 from fangkong.testing.models import Outcome, Purpose, Round, SamplingSite, Tube, TubeResult
 from fangkong.testing.schemas import BatchResult, RoundIn, SampleBatch, SampleEntry, SiteIn
 
@@ -32,6 +32,13 @@ _codes = itertools.count(1)
 def tube_code() -> str:
     """A fresh barcode."""
     return f"T{next(_codes):09d}"
+
+
+@pytest.fixture(autouse=True)
+def files_matched_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's result file is small; it is matched with the recent tubes in memory as a large
+    lab file is, so that this is the way the tests take (a test of the default says otherwise)."""
+    monkeypatch.setattr(results, "MATCHED_FROM_BYTES", 0)
 
 
 @pytest.fixture

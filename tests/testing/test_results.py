@@ -25,6 +25,7 @@ from .conftest import JIANGNAN, XINZHAN, residents, sample, tube_code
 
 HEADER_ZH = "管号,检测结果,检测时间,检测机构,Ct值"
 HEADER_EN = "tube_code,result,tested_at,lab_code,ct_value"
+SMALLEST_MATCHED = results.MATCHED_FROM_BYTES  # as the module sets it, before the fixtures lower it
 
 
 def local(dt: datetime) -> str:
@@ -119,6 +120,25 @@ def test_each_result_is_stored_with_its_tube_lab_import_and_times(
         tubes[0]: (Outcome.NEGATIVE, tested - timedelta(minutes=7), None, lab.id, record.id, now, True),
     }
     assert (record.rows, record.new_results, record.positives) == (2, 2, 1)
+
+
+def test_a_small_file_is_checked_row_by_row_and_stores_the_same(
+        session: Session, tubes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(results, "MATCHED_FROM_BYTES", SMALLEST_MATCHED)
+    checks: list[int] = []
+    check = results._check
+
+    def counted(session: Session) -> Any:
+        checks.append(1)
+        return check(session)
+
+    monkeypatch.setattr(results, "_check", counted)
+    at = local(utcnow())
+    record, _ = results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,",
+                                                                     f"{tubes[1]},阳性,{at},LAB220502,31"]))
+    assert checks == [1]
+    assert (record.rows, record.new_results, record.positives) == (2, 2, 1)
+    assert results_of(session, tubes) == {tubes[0]: Outcome.NEGATIVE, tubes[1]: Outcome.POSITIVE}
 
 
 def test_the_same_file_again_changes_nothing(session: Session, tubes: list[str], tmp_path: Path) -> None:

@@ -83,6 +83,9 @@ PROBED_ROWS = 100
 # The tubes opened this long before an import are matched with the file in Python, all at once; a
 # file that names an older tube is checked row by row instead (the same outcome, more slowly).
 RECENT = timedelta(days=7)
+# A smaller file is checked row by row: the recent tubes of a lab (a million in a city-wide round)
+# would cost more to read than the join of a few thousand rows.
+MATCHED_FROM_BYTES = 1 << 20
 # How the stored columns travel in the binary COPY of a good file, and the rows sent at a time.
 _STORED_AS = {"tube_id": "int4", "outcome": "text", "tested_at": "timestamptz", "ct_value": "float8",
               "jurisdiction_code": "text"}
@@ -108,14 +111,16 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
         return earlier, True
     bind = session.connection()
     # On PostgreSQL the recent tubes are read while the file is: the server works while Python reads.
-    recent = _RecentTubes(session, now)
+    recent = _RecentTubes(session, now) if len(data) >= MATCHED_FROM_BYTES else None
     try:
         parsed = resultfile.read_results(data, filename, now=now)
     except BaseException:
-        with contextlib.suppress(Exception):
-            recent.join()  # the file's fault is the one to report
+        if recent is not None:
+            with contextlib.suppress(Exception):
+                recent.join()  # the file's fault is the one to report
         raise
-    recent.join()
+    if recent is not None:
+        recent.join()
     total = parsed.rows.num_rows + len(parsed.errors)
     report(0, total, N_("Checking the file"))
     errors = list(parsed.errors)
@@ -134,11 +139,11 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
         return ResultImport(filename=filename[:200], sha256=digest, lab_id=lab_id, rows=parsed.rows.num_rows,
                             imported_at=now, imported_by_id=principal.user_id, jurisdiction_code=home)
 
-    # A file in which neither the reader nor the lab codes find anything wrong, whose every tube is
-    # a recent one of its lab, is stored at once; only when the database refuses a row, or a tube is
-    # not among the recent ones, is the file checked row by row, to say which and why.
+    # A large file in which neither the reader nor the lab codes find anything wrong, whose every
+    # tube is a recent one of its lab, is stored at once; only when the database refuses a row, or a
+    # tube is not among the recent ones, is the file checked row by row, to say which and why.
     stored = None
-    if (not errors and lab_id is not None and _labs_are_own(lab_ids, principal.facility_id)
+    if (recent is not None and not errors and lab_id is not None and _labs_are_own(lab_ids, principal.facility_id)
             and not _any_on_file(session, parsed.rows.column("tube_code").slice(0, PROBED_ROWS).to_pylist())):
         matched = _match(parsed.rows, recent.tubes(), lab_id)
         report(total // 3, total, N_("Checking against tubes on file"))
