@@ -80,19 +80,24 @@ def test_a_good_file_applies_every_row_and_runs_the_pool_loop(
                                                     AuditEntry.action == Action.CREATE)).first() is not None
 
 
-@pytest.fixture(params=["recent", "older"])
-def opened(request: pytest.FixtureRequest, session: Session, tubes: list[str],
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Tubes opened lately, which a good file is matched with at once, or longer ago than
-    ``results.RECENT``, which are checked row by row; the test ends by asserting which way it went."""
-    checks: list[int] = []
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A 1 for each time an import checked a file row by row."""
+    made: list[int] = []
     check = results._check
 
     def counted(session: Session) -> Any:
-        checks.append(1)
+        made.append(1)
         return check(session)
 
     monkeypatch.setattr(results, "_check", counted)
+    return made
+
+
+@pytest.fixture(params=["recent", "older"])
+def opened(request: pytest.FixtureRequest, session: Session, tubes: list[str], checks: list[int]) -> Iterator[str]:
+    """Tubes opened lately, which a good file is matched with at once, or longer ago than
+    ``results.RECENT``, which are checked row by row; the test ends by asserting which way it went."""
     if request.param == "older":
         with system_access(session):
             session.execute(update(Tube).where(Tube.code.in_(tubes))
@@ -123,16 +128,9 @@ def test_each_result_is_stored_with_its_tube_lab_import_and_times(
 
 
 def test_a_small_file_is_checked_row_by_row_and_stores_the_same(
-        session: Session, tubes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        session: Session, tubes: list[str], tmp_path: Path, checks: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(results, "MATCHED_FROM_BYTES", SMALLEST_MATCHED)
-    checks: list[int] = []
-    check = results._check
-
-    def counted(session: Session) -> Any:
-        checks.append(1)
-        return check(session)
-
-    monkeypatch.setattr(results, "_check", counted)
     at = local(utcnow())
     record, _ = results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,",
                                                                      f"{tubes[1]},阳性,{at},LAB220502,31"]))
