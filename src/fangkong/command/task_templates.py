@@ -84,16 +84,18 @@ class Occurrence:
 
 def instantiate_for_events(session: Session, event_name: str, occurrences: Sequence[Occurrence], *,
                            now: datetime | None = None) -> list[TemplateRun]:
-    """Instantiate every template of ``event_name`` for many events at once; the runs made.
+    """Instantiate every template of ``event_name`` for many events at once; the runs made (those
+    written together are not in the session: they are rows, written around the ORM).
 
     What ``instantiate_for_event`` makes for each, for the thousand positive pools a lab file can bring:
-    each place's task force and body are looked up once, and the runs and the tasks are written in
-    one flush each. When another transaction has made some of the runs in between, the events are
-    taken one by one instead.
+    each place's task force and body are looked up once, and the runs, the tasks and their lines are
+    written in one bulk insert each. When another transaction has made some of the runs in between,
+    the events are taken one by one instead.
     """
     now = now or utcnow()
     places = _Places(session)
     made: list[TemplateRun] = []
+    refused = (IntegrityError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
     with system_access(session):
         for template in standards.load().for_event(event_name):
             done: set[str] = set()
@@ -111,18 +113,22 @@ def instantiate_for_events(session: Session, event_name: str, occurrences: Seque
             runs = [TemplateRun(jurisdiction_code=o.jurisdiction_code, template_key=template.key,
                                 event_name=template.event, event_key=o.key, event_at=o.at, created_at=now)
                     for o in fresh.values()]
-            # Thousands of rows: audited as one entry per table, with the count and the reason.
+            # Thousands of rows, written around the ORM and audited as one entry per table, with the
+            # count and the reason. The unique key refuses a run made by another transaction in
+            # between; the savepoint takes the runs back, and the events are taken one by one.
             reason = f"template {template.key} for {len(runs)} events"
             try:
-                with audit.bulk_writes(session, reason), session.begin_nested():
-                    session.add_all(runs)
-            except IntegrityError:
+                with session.begin_nested():
+                    run_ids = bulk_insert(session, TemplateRun, [_run_row(run) for run in runs], with_ids=True)
+            except refused:
                 for o in fresh.values():
                     run = instantiate(session, template, event_key=o.key, jurisdiction_code=o.jurisdiction_code,
                                       at=o.at, now=now, places=places)
                     if run is not None:
                         made.append(run)
                 continue
+            for run, run_id in zip(runs, run_ids, strict=True):
+                run.id = run_id
             rows = [_task_rows(places, template, spec, run, o.jurisdiction_code, o.at, now)
                     for run, o in zip(runs, fresh.values(), strict=True) for spec in template.tasks]
             # Inserted around the ORM, which writes tasks one at a time (they may have parent tasks).
@@ -130,7 +136,8 @@ def instantiate_for_events(session: Session, event_name: str, occurrences: Seque
             lines = [{**line, "task_id": task_id} for (_, task_lines), task_id in zip(rows, task_ids, strict=True)
                      for line in task_lines]
             bulk_insert(session, Responsibility, lines)
-            for table, count in ((Task.__tablename__, len(task_ids)), (Responsibility.__tablename__, len(lines))):
+            for table, count in ((TemplateRun.__tablename__, len(runs)), (Task.__tablename__, len(task_ids)),
+                                 (Responsibility.__tablename__, len(lines))):
                 audit.record(session, audit.Action.CREATE, entity_name=table, detail={"count": count, "reason": reason})
             per_run = len(template.tasks)
             events.emit_all(session, [TasksInstantiated(jurisdiction_code=run.jurisdiction_code,
@@ -139,6 +146,12 @@ def instantiate_for_events(session: Session, event_name: str, occurrences: Seque
                                       for i, run in enumerate(runs)])
             made += runs
     return made
+
+
+def _run_row(run: TemplateRun) -> dict[str, Any]:
+    """The values of a run's row."""
+    return {"jurisdiction_code": run.jurisdiction_code, "template_key": run.template_key, "event_name": run.event_name,
+            "event_key": run.event_key, "event_at": run.event_at, "created_at": run.created_at}
 
 
 def instantiate(session: Session, template: Template, *, event_key: str, jurisdiction_code: str, at: datetime,

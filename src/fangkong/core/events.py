@@ -88,7 +88,7 @@ def emit(session: Session, event: DomainEvent) -> EventRecord:
     record = EventRecord(
         name=event.name,
         jurisdiction_code=event.jurisdiction_code,
-        payload=_plain(dataclasses.asdict(event)),
+        payload=_plain(event),
     )
     session.add(record)
     session.flush()
@@ -107,7 +107,7 @@ def emit_all(session: Session, batch: Sequence[DomainEvent]) -> None:
         return
     at = utcnow()
     bulk_insert(session, EventRecord, [
-        {"name": e.name, "at": at, "jurisdiction_code": e.jurisdiction_code, "payload": _plain(dataclasses.asdict(e))}
+        {"name": e.name, "at": at, "jurisdiction_code": e.jurisdiction_code, "payload": _plain(e)}
         for e in batch])
     for event in batch:
         _deliver(session, event)
@@ -130,7 +130,11 @@ def _deliver_batch(session: Session, batch: Sequence[DomainEvent]) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready copy of an event payload (datetimes as ISO text)."""
+    """JSON-ready copy of an event payload (datetimes as ISO text, an event or other dataclass as a dict
+    of its fields): ``dataclasses.asdict`` would copy each value deeply first, and a lab file journals
+    thousands of events."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
