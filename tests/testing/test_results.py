@@ -96,14 +96,14 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.fixture(params=["recent", "older"])
 def opened(request: pytest.FixtureRequest, session: Session, tubes: list[str], checks: list[int]) -> Iterator[str]:
-    """Tubes opened lately, which a good file is matched with at once, or longer ago than
+    """Tubes opened lately, which a good file is matched with in memory, or longer ago than
     ``results.RECENT``, which are checked row by row; the test ends by asserting which way it went."""
     if request.param == "older":
         with system_access(session):
             session.execute(update(Tube).where(Tube.code.in_(tubes))
                             .values(opened_at=utcnow() - results.RECENT - timedelta(hours=1)))
     yield request.param
-    assert len(checks) == (1 if request.param == "older" else 0)
+    assert bool(checks) == (request.param == "older")
 
 
 def test_each_result_is_stored_with_its_tube_lab_import_and_times(
@@ -150,7 +150,7 @@ def test_the_same_file_again_changes_nothing(session: Session, tubes: list[str],
                            .where(EventRecord.name == "testing.pool_positive")).scalar() == 1
 
 
-@pytest.mark.usefixtures("probe")
+@pytest.mark.usefixtures("probe", "opened")
 def test_rows_already_on_file_with_the_same_result_are_no_change(
         session: Session, tubes: list[str], tmp_path: Path) -> None:
     at = local(utcnow())
@@ -195,7 +195,7 @@ def probe(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.setattr(results, "PROBED_ROWS", 0)
 
 
-@pytest.mark.usefixtures("probe")
+@pytest.mark.usefixtures("probe", "opened")
 def test_a_file_whose_only_fault_is_a_result_recorded_differently_applies_nothing(
         session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:
     at = local(utcnow())
@@ -242,21 +242,24 @@ def test_a_file_whose_only_fault_is_a_tube_sent_to_another_lab_applies_nothing(
         assert session.execute(select(func.count()).select_from(TubeResult)).scalar() == 0
 
 
-@pytest.mark.usefixtures("probe")
+@pytest.mark.usefixtures("probe", "opened")
 def test_a_tube_recorded_by_two_files_keeps_its_first_result_and_reacts_once(
         session: Session, tubes: list[str], round_: Round, tmp_path: Path) -> None:
     at = local(utcnow())
     first, _ = results.import_results(session, *csv_file(tmp_path, [f"{tubes[1]},阳性,{at},LAB220502,30"],
                                                          name="a.csv"))
+    # The lab's file of the day so far: the first file's row again, and two new results.
     second, _ = results.import_results(session, *csv_file(
-        tmp_path, [f"{tubes[1]},阳性,{at},LAB220502,30", f"{tubes[0]},阴性,{at},LAB220502,"], name="b.csv"))
-    assert (first.new_results, second.new_results, second.positives) == (1, 1, 0)
+        tmp_path, [f"{tubes[1]},阳性,{at},LAB220502,30", f"{tubes[0]},阴性,{at},LAB220502,",
+                   f"{tubes[2]},阳性,{at},LAB220502,27"], name="b.csv"))
+    assert (first.new_results, second.new_results, second.positives) == (1, 2, 1)
     with system_access(session):
-        stored = session.execute(select(TubeResult.import_id).join(Tube, Tube.id == TubeResult.tube_id)
-                                 .where(Tube.code == tubes[1])).scalars().all()
-    assert stored == [first.id]
-    assert session.execute(select(func.count()).select_from(EventRecord)
-                           .where(EventRecord.name == "testing.pool_positive")).scalar() == 1
+        stored = dict(session.execute(select(Tube.code, TubeResult.import_id)
+                                      .join(Tube, Tube.id == TubeResult.tube_id)).all())
+    assert stored == {tubes[1]: first.id, tubes[0]: second.id, tubes[2]: second.id}
+    positives = session.execute(select(EventRecord.payload).where(EventRecord.name == "testing.pool_positive")
+                                .order_by(EventRecord.id)).scalars().all()
+    assert [p["tube_code"] for p in positives] == [tubes[1], tubes[2]]
 
 
 def test_gb18030_and_english_headers_read_the_same(session: Session, tubes: list[str], tmp_path: Path) -> None:

@@ -5,9 +5,12 @@ may report on are read too (on PostgreSQL, by the server at the same time, in on
 file's tube codes are looked up among them in memory, and when every row's tube is there and was
 sent to the file's lab or to none, the rows are copied into the results table in the order of
 their tubes, in a savepoint. A tube whose result is on file already breaks the primary key there,
-and the savepoint takes the rows back.
+and the savepoint takes the rows back. Then, or when the file's first rows are on file already (a
+file saved again, a lab's file of the day so far), the results on file of the recent tubes are read
+the same way: rows with the same result are no change, rows with another are refused, the rest is
+stored.
 
-Otherwise, or then, the file is checked row by row: its rows are copied into a temporary table,
+Otherwise the file is checked row by row: its rows are copied into a temporary table,
 and one query over them finds every row the database refuses and why (an unknown tube, another
 lab's tube, a result already on file that differs, an unknown lab) and, in the same pass, the few
 tubes whose result needs a reaction; a second stores the new results. Either way the pool loop
@@ -140,15 +143,21 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
                             imported_at=now, imported_by_id=principal.user_id, jurisdiction_code=home)
 
     # A large file in which neither the reader nor the lab codes find anything wrong, whose every
-    # tube is a recent one of its lab, is stored at once; only when the database refuses a row, or a
-    # tube is not among the recent ones, is the file checked row by row, to say which and why.
+    # tube is a recent one of its lab, is stored at once. When some of its tubes have results on
+    # file (the same file saved again, or a lab's file of the day so far), those results are read
+    # too: a row with the same result is no change, one with another is refused, the rest is
+    # stored. Only when a tube is not among the recent ones, or the database refuses a row, is the
+    # file checked row by row, to say which and why.
     stored = None
-    if (recent is not None and not errors and lab_id is not None and _labs_are_own(lab_ids, principal.facility_id)
-            and not _any_on_file(session, parsed.rows.column("tube_code").slice(0, PROBED_ROWS).to_pylist())):
+    if recent is not None and not errors and lab_id is not None and _labs_are_own(lab_ids, principal.facility_id):
         matched = _match(parsed.rows, recent.tubes(), lab_id)
         report(total // 3, total, N_("Checking against tubes on file"))
         if matched is not None:
-            stored = _store_matched(session, parsed.rows, matched, lab_id, new_record(), now)
+            probed = parsed.rows.column("tube_code").slice(0, PROBED_ROWS).to_pylist()
+            if not _any_on_file(session, probed):
+                stored = _store_matched(session, parsed.rows, matched, lab_id, new_record(), now)
+            if stored is None:
+                stored = _store_new(session, parsed.rows, matched, lab_id, new_record(), now)
     if stored is not None:
         record, to_react = stored
         report(2 * total // 3, total, N_("Storing results"))
@@ -161,9 +170,7 @@ def import_results(session: Session, data: bytes, filename: str, *, now: datetim
             checked = _check(session)
             errors += checked.errors
             if errors:
-                errors.sort(key=lambda e: (e.row or 0, e.field))
-                raise Invalid(N_("The file was not applied: {count} rows have errors. Correct them and upload it "
-                                 "again."), errors=errors, count=len({e.row for e in errors}))
+                _refuse(errors)
             record = new_record()
             session.add(record)
             session.flush()
@@ -299,11 +306,21 @@ def _refusals(row: Any, own_lab: int | None) -> list[FieldError]:
         errors.append(FieldError("lab_code", N_("Laboratory {code} is not yours."), {"code": row.lab_code},
                                  row.row))
     if row.existing is not None and row.existing != row.outcome:
-        errors.append(FieldError("result", N_("Tube {code} already has the result {existing}; "
-                                              "a different result cannot replace it."),
-                                 {"code": row.tube_code, "existing": translate(Outcome(row.existing).label)},
-                                 row.row))
+        errors.append(_recorded_differently(row.tube_code, row.existing, row.row))
     return errors
+
+
+def _recorded_differently(code: str, existing: str, row: int) -> FieldError:
+    """The error of a row whose tube has another result on file."""
+    return FieldError("result", N_("Tube {code} already has the result {existing}; a different result cannot "
+                                   "replace it."), {"code": code, "existing": translate(Outcome(existing).label)}, row)
+
+
+def _refuse(errors: list[FieldError]) -> None:
+    """Refuse the file, naming every bad row in the order of the sheet."""
+    errors.sort(key=lambda e: (e.row or 0, e.field))
+    raise Invalid(N_("The file was not applied: {count} rows have errors. Correct them and upload it again."),
+                  errors=errors, count=len({e.row for e in errors}))
 
 
 def _any_on_file(session: Session, codes: list[str]) -> bool:
@@ -328,11 +345,8 @@ class _RecentTubes:
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
         t = Tube.__table__.c
-        own_lab = principal_of(session).facility_id
         tubes = (select(t.code, t.id, t.lab_id, t.jurisdiction_code, t.purpose)
-                 .where(t.opened_at >= now - RECENT, _tube_scope(session),
-                        *([or_(t.lab_id == own_lab, t.lab_id.is_(None))] if own_lab is not None else []))
-                 .subquery())
+                 .where(*_recent_tubes(session, now)).subquery())
         comma = literal(",")
         line = (literal('"') + func.replace(tubes.c.code, '"', '""') + literal('",') + cast(tubes.c.id, String)
                 + comma + func.coalesce(cast(tubes.c.lab_id, String), "") + comma + tubes.c.jurisdiction_code
@@ -355,7 +369,7 @@ class _RecentTubes:
             # interpreter's lock, instead of taking it for every row while the file is read.
             with raw.cursor() as cursor:
                 found = cursor.execute(sql, params).fetchone()
-            self._table = _read_tubes(found[0] if found is not None else None)
+            self._table = _read_lines(found[0] if found is not None else None, _RECENT)
         except BaseException as exc:  # handed to the importer's thread by ``join``
             self._failure = exc
 
@@ -373,29 +387,46 @@ class _RecentTubes:
         self.join()
         if self._table is None:
             with system_access(self.session):
-                self._table = _read_tubes(self.session.execute(self.query).scalar())
+                self._table = _read_lines(self.session.execute(self.query).scalar(), _RECENT)
         return self._table
 
 
-def _read_tubes(lines: str | None) -> pa.Table:
-    """The recent tubes from their CSV lines."""
+def _recent_tubes(session: Session, now: datetime) -> list[Any]:
+    """The conditions on ``tubes`` of the recent tubes an import may report on: opened within ``RECENT``,
+    in the importer's scope, sent to the importer's lab or to none yet (to any lab, for the system)."""
+    t = Tube.__table__.c
+    own_lab = principal_of(session).facility_id
+    return [t.opened_at >= now - RECENT, _tube_scope(session),
+            *([or_(t.lab_id == own_lab, t.lab_id.is_(None))] if own_lab is not None else [])]
+
+
+def _read_lines(lines: str | None, schema: pa.Schema) -> pa.Table:
+    """The rows the database wrote as CSV lines in one value (``_RECENT``, ``_ON_FILE``)."""
     if not lines:
-        return _RECENT.empty_table()
-    return pacsv.read_csv(pa.BufferReader(lines.encode()), read_options=pacsv.ReadOptions(column_names=_RECENT.names),
-                          convert_options=pacsv.ConvertOptions(column_types=_RECENT))
+        return schema.empty_table()
+    return pacsv.read_csv(pa.BufferReader(lines.encode()), read_options=pacsv.ReadOptions(column_names=schema.names),
+                          convert_options=pacsv.ConvertOptions(column_types=schema))
 
 
+# The recent tubes, and the results on file of some.
 _RECENT = pa.schema({"code": pa.string(), "id": pa.int32(), "lab_id": pa.int32(), "jurisdiction_code": pa.string(),
                      "purpose": pa.string()})
+_ON_FILE = pa.schema({"id": pa.int32(), "outcome": pa.string()})
 
 
 @dataclass
 class _Matched:
-    """The file's rows matched with their tubes: each row's tube id and jurisdiction, and the tubes to react to."""
+    """The file's rows matched with their tubes: each row's tube id and jurisdiction, and whether its
+    new result sets the pool loop going (anything not negative, and every re-test)."""
 
     tube_ids: pa.Array
     jurisdictions: pa.Array
-    to_react: list[int]
+    reacting: pa.Array
+
+    def to_react(self, among: pa.Array | None = None) -> list[int]:
+        """The tubes to react to, of every row or of the rows ``among`` marks."""
+        chosen = self.reacting if among is None else pc.and_(self.reacting, among)
+        return sorted(pc.filter(self.tube_ids, chosen).to_pylist())
 
 
 def _match(rows: pa.Table, tubes: pa.Table, lab_id: int) -> _Matched | None:
@@ -406,18 +437,17 @@ def _match(rows: pa.Table, tubes: pa.Table, lab_id: int) -> _Matched | None:
     sent_to = pc.take(tubes.column("lab_id"), where)
     if pc.any(pc.not_equal(sent_to, lab_id)).as_py():
         return None
-    ids = pc.take(tubes.column("id"), where)
-    # Every row is a new result: those not negative react, and every re-test.
     reacting = pc.or_(pc.not_equal(rows.column("result"), Outcome.NEGATIVE.value),
                       pc.equal(pc.take(tubes.column("purpose"), where), Purpose.RETEST.value))
-    return _Matched(ids, pc.take(tubes.column("jurisdiction_code"), where),
-                    sorted(pc.filter(ids, reacting).to_pylist()))
+    return _Matched(pc.take(tubes.column("id"), where), pc.take(tubes.column("jurisdiction_code"), where),
+                    reacting.combine_chunks() if isinstance(reacting, pa.ChunkedArray) else reacting)
 
 
 def _store_matched(session: Session, rows: pa.Table, matched: _Matched, lab_id: int, record: ResultImport,
-                   now: datetime) -> tuple[ResultImport, list[int]] | None:
-    """Add the import and store every row with its tube, in a savepoint; returns the import and the
-    tubes to react to, or None (nothing stored) when a tube has a result on file already.
+                   now: datetime, among: pa.Array | None = None) -> tuple[ResultImport, list[int]] | None:
+    """Add the import and store every row with its tube (or the rows ``among`` marks), in a savepoint;
+    returns the import and the tubes to react to, or None (nothing stored) when a tube has a result on
+    file already.
 
     The primary key refuses a second result for a tube, whether it was on file before or stored by
     another import meanwhile; the savepoint takes the rows back, and the caller checks the file row
@@ -425,22 +455,56 @@ def _store_matched(session: Session, rows: pa.Table, matched: _Matched, lab_id: 
     """
     connection = session.connection()
     refused: tuple[type[BaseException], ...] = (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
+    chosen = np.arange(rows.num_rows) if among is None else np.flatnonzero(_flags(among))
     # In the order of the tubes, each new key of the primary key goes to the end of its index (new
     # tubes have the highest ids) rather than to a random page: half the time for a million.
-    order = pc.sort_indices(matched.tube_ids)
+    tube_ids = pc.take(matched.tube_ids, chosen)
+    order = pc.take(pa.array(chosen), pc.sort_indices(tube_ids))
     try:
         with session.begin_nested():
             session.add(record)
             session.flush()
-            columns = {"tube_id": pc.take(matched.tube_ids, order), "outcome": pc.take(rows.column("result"), order),
-                       "tested_at": pc.take(rows.column("tested_at"), order),
-                       "ct_value": pc.take(rows.column("ct_value"), order),
-                       "jurisdiction_code": pc.take(matched.jurisdictions, order)}
-            _insert_results(session, columns, lab_id=lab_id, import_id=record.id, now=now)
+            if len(order):
+                columns = {"tube_id": pc.take(matched.tube_ids, order),
+                           "outcome": pc.take(rows.column("result"), order),
+                           "tested_at": pc.take(rows.column("tested_at"), order),
+                           "ct_value": pc.take(rows.column("ct_value"), order),
+                           "jurisdiction_code": pc.take(matched.jurisdictions, order)}
+                _insert_results(session, columns, lab_id=lab_id, import_id=record.id, now=now)
     except refused:
         return None
-    record.new_results = record.rows
-    return record, matched.to_react
+    record.new_results = len(order)
+    return record, matched.to_react(among)
+
+
+def _store_new(session: Session, rows: pa.Table, matched: _Matched, lab_id: int, record: ResultImport,
+               now: datetime) -> tuple[ResultImport, list[int]] | None:
+    """Store the rows whose tube has no result on file, as ``_store_matched`` does; a row whose tube has
+    this very result is no change. Raises ``Invalid`` naming every row whose tube has another result.
+
+    The results on file of the recent tubes (of the importer's scope) are read in one value, as the
+    tubes are; None when the database refuses the rows all the same (a result stored meanwhile).
+    """
+    t, r = Tube.__table__.c, TubeResult.__table__.c
+    line = cast(r.tube_id, String) + literal(",") + cast(r.outcome, String)
+    query = select(func.aggregate_strings(line, "\n")).select_from(
+        TubeResult.__table__.join(Tube.__table__, t.id == r.tube_id)).where(*_recent_tubes(session, now))
+    with system_access(session):
+        lines = session.execute(query).scalar()
+    on_file = _read_lines(lines, _ON_FILE)
+    existing = pc.take(on_file.column("outcome"), pc.index_in(matched.tube_ids, value_set=on_file.column("id")))
+    differs = _flags(pc.and_(pc.is_valid(existing), pc.not_equal(existing, rows.column("result"))))
+    if differs.any():
+        where = np.flatnonzero(differs)
+        _refuse([_recorded_differently(code, was, row) for code, was, row in zip(
+            rows.column("tube_code").take(where).to_pylist(), existing.take(where).to_pylist(),
+            rows.column("row").take(where).to_pylist(), strict=True)])
+    return _store_matched(session, rows, matched, lab_id, record, now, among=pc.is_null(existing))
+
+
+def _flags(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as a NumPy one."""
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _insert_results(session: Session, columns: dict[str, pa.Array], *, lab_id: int, import_id: int,
