@@ -251,7 +251,8 @@ class Imported:
     seconds: float
     outcome: str
     written: dict[str, int]
-    phases: list[tuple[str, float]]  # the importer's progress steps, with the seconds each took
+    # The importer's progress steps, with the seconds each took and the backend's processor time in it.
+    phases: list[tuple[str, float, float | None]]
     client_cpu: float  # processor time of this process, all its threads
     server_cpu: float | None  # processor time of the session's PostgreSQL backend
 
@@ -283,7 +284,7 @@ def import_file(engine: Engine, who: Principal, data: bytes, filename: str,
                 profiler: cProfile.Profile | None = None) -> Imported:
     """Time ``import_results`` in a session bound to ``who``, committed (rolled back when refused)."""
     factory = session_factory(writing(engine))
-    marks: list[tuple[str, float]] = []
+    marks: list[tuple[str, float, float | None]] = []
     with factory() as session:
         who.bind(session)
         connection = session.connection()
@@ -297,16 +298,16 @@ def import_file(engine: Engine, who: Principal, data: bytes, filename: str,
         try:
             record, again = results.import_results(
                 session, data, filename, progress=lambda done, total, message: marks.append(
-                    (message, time.perf_counter())))
+                    (message, time.perf_counter(), backend_cpu(pid))))
             finish(session, failed=False)
-            marks.append(("commit", time.perf_counter()))
+            marks.append(("commit", time.perf_counter(), backend_cpu(pid)))
             seconds = time.perf_counter() - t0
             outcome = (f"already imported (import {record.id})" if again else
                        f"import {record.id}: {record.rows:,} rows, {record.new_results:,} new results, "
                        f"{record.positives:,} positive pools and positives")
         except Invalid as exc:
             finish(session, failed=True)
-            marks.append(("refused, rolled back", time.perf_counter()))
+            marks.append(("refused, rolled back", time.perf_counter(), backend_cpu(pid)))
             seconds = time.perf_counter() - t0
             rows = {e.row for e in exc.errors}
             kinds: dict[str, int] = {}
@@ -318,9 +319,11 @@ def import_file(engine: Engine, who: Principal, data: bytes, filename: str,
             if profiler is not None:
                 profiler.disable()
         client_cpu, server_cpu = time.process_time() - client, spent(server, pid)
-    phases, last = [], t0
-    for message, at in marks:
-        phases.append((PHASES.get(message, message), at - last))
+    phases, last, last_cpu = [], t0, server
+    for message, at, cpu in marks:
+        phases.append((PHASES.get(message, message), at - last,
+                       cpu - last_cpu if cpu is not None and last_cpu is not None else None))
+        last_cpu = cpu
         last = at
     return Imported(seconds, outcome, written(engine), phases, client_cpu, server_cpu)
 
@@ -429,10 +432,11 @@ def report(engine: Engine, args: argparse.Namespace, fixture: Fixture, data: byt
         print(f"| {label} | {r.seconds:.2f} | {rows / r.seconds:,.0f} | {ratio} | {_seconds(r.server_cpu)} | "
               f"{server_ratio} | {r.client_cpu:.2f} | {r.outcome} | {after} |")
     print()
-    print("Where the time went, between the importer's progress steps (s):")
+    print("Where the time went, between the importer's progress steps (s, and the backend's processor time):")
     for label, r in runs:
         if len(r.phases) > 1:
-            print(f"  {label}: " + "; ".join(f"{name} {s:.2f}" for name, s in r.phases))
+            print(f"  {label}: " + "; ".join(f"{name} {s:.2f}" + (f" (server CPU {cpu:.2f})" if cpu is not None else "")
+                                             for name, s, cpu in r.phases))
 
 
 def _seconds(value: float | None) -> str:
