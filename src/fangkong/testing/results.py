@@ -482,13 +482,16 @@ def _store_new(session: Session, rows: pa.Table, matched: _Matched, lab_id: int,
     """Store the rows whose tube has no result on file, as ``_store_matched`` does; a row whose tube has
     this very result is no change. Raises ``Invalid`` naming every row whose tube has another result.
 
-    The results on file of the recent tubes (of the importer's scope) are read in one value, as the
-    tubes are; None when the database refuses the rows all the same (a result stored meanwhile).
+    The results on file of the recent tubes (of the importer's scope) whose ids lie between the file's
+    lowest and highest are read in one value, as the tubes are; None when the database refuses the
+    rows all the same (a result stored meanwhile).
     """
     t, r = Tube.__table__.c, TubeResult.__table__.c
     line = cast(r.tube_id, String) + literal(",") + cast(r.outcome, String)
+    span = pc.min_max(matched.tube_ids).as_py()
     query = select(func.aggregate_strings(line, "\n")).select_from(
-        TubeResult.__table__.join(Tube.__table__, t.id == r.tube_id)).where(*_recent_tubes(session, now))
+        TubeResult.__table__.join(Tube.__table__, t.id == r.tube_id)).where(
+        r.tube_id.between(span["min"], span["max"]), *_recent_tubes(session, now))
     with system_access(session):
         lines = session.execute(query).scalar()
     on_file = _read_lines(lines, _ON_FILE)
