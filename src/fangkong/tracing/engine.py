@@ -47,7 +47,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -75,6 +75,8 @@ PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 PRESENCE_COLUMNS = ("person_id", "place_id", "t_in", "t_out")
 # Candidate pairs of the first hop expanded at once: bounds the memory of one step to a few hundred MB.
 CHUNK = 4_000_000
+# Records looked up, keyed and checked at a time as a partition is read: a block's columns stay in cache.
+BLOCK = 1 << 15
 # Ids from 0 up to this are looked up in a table indexed by the id; others by binary search.
 DIRECT_IDS = 1 << 27
 # Ids spread over more than this many times their number are told apart by sorting, not counting.
@@ -435,6 +437,10 @@ class _Places:
         dense = np.where(kind != NOTHING, np.arange(len(ids)), -1)
         return cls(ids=ids, counted=_IdIndex(ids, dense, dtype=np.int64), kind=kind, need=need, category=category)
 
+    def dense(self, place_id: Ints) -> Ints:
+        """The dense index of each place id; -1 for a place unknown or whose category counts for nothing."""
+        return self.counted.find(place_id).astype(np.int64, copy=False)
+
 
 @dataclass
 class _Persons:
@@ -635,19 +641,65 @@ def _raw_micros(raw: int, unit: str) -> int:
 
 
 @dataclass
-class _Rows:
-    """Presence records sorted by (place, time in), places by dense index, times in µs; ``key`` is the sort key."""
+class _Keyed:
+    """Presence records sorted by (place, time in), places by dense index, times in µs; ``key`` is the sort
+    key, (place << shift) | (t_in - origin)."""
 
     person: Ints
     place: Ints
     t_in: Ints
     t_out: Ints
-    origin: int = 0
-    shift: int = 1
-    key: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _longest: Ints | None = None
-    _persons: tuple[int, int] | None = None
-    _targets: npt.NDArray[np.bool_] | None = None
+    key: Ints
+    origin: int
+    shift: int
+
+    @classmethod
+    def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: int) -> _Keyed:
+        """The records in (place, time in) order; sorting only when they are not already."""
+        origin = int(t_in.min()) if len(t_in) else 0
+        shift = max(1, int(t_out.max()) - origin + 1).bit_length() if len(t_out) else 1
+        if shift + max(1, places).bit_length() > 62:
+            raise ValueError("presence records whose days overlap span too long a time to search together")
+        key = np.left_shift(place, shift)
+        key += t_in
+        key -= origin  # (place << shift) | (t_in - origin), with one array allocated
+        if not _increasing(key, strictly=False):
+            order = np.argsort(key, kind="stable")  # a few sorted runs (several days) merge quickly
+            person, place, t_in, t_out, key = person[order], place[order], t_in[order], t_out[order], key[order]
+        return cls(person, place, t_in, t_out, key, origin, shift)
+
+    def take(self, at: npt.NDArray[Any]) -> _Keyed:
+        """The records at positions (or where the mask is true) ``at``, in increasing order: still sorted."""
+        return _Keyed(self.person[at], self.place[at], self.t_in[at], self.t_out[at], self.key[at], self.origin,
+                      self.shift)
+
+
+class _Rows:
+    """The presence records of a group of days, sorted by (place, time in), times in µs: as read (place ids,
+    not dense indices, as the searches need the places of a few records only), and apart, keyed, those
+    that the second hop searches (``close``)."""
+
+    def __init__(self, person: Ints, place_id: Ints, t_in: Ints, t_out: Ints, origin: int, shift: int,
+                 close: _Keyed) -> None:
+        self.person, self.place_id, self.t_in, self.t_out = person, place_id, t_in, t_out
+        self.origin, self.shift = origin, shift
+        self.close = close
+        self._persons: tuple[int, int] | None = None
+
+    @classmethod
+    def of(cls, keyed: _Keyed, places: _Places) -> _Rows:
+        """Records at places that count, in order, with those that the second hop searches picked out."""
+        close = keyed.take(_targets(keyed.place, keyed.t_in, keyed.t_out, places))
+        place_id = places.ids[keyed.place] if len(places.ids) else keyed.place
+        return cls(keyed.person, place_id, keyed.t_in, keyed.t_out, keyed.origin, keyed.shift, close)
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Rows], places: _Places) -> _Rows:
+        if len(parts) == 1:
+            return parts[0]
+        person, place_id, t_in, t_out = (np.concatenate([getattr(p, name) for p in parts])
+                                         for name in ("person", "place_id", "t_in", "t_out"))
+        return cls.of(_Keyed.sorted(person, places.dense(place_id), t_in, t_out, len(places.kind)), places)
 
     def fits(self, table: npt.NDArray[Any] | None) -> bool:
         """Whether ``table`` is given and every person id here indexes it."""
@@ -657,51 +709,31 @@ class _Rows:
             self._persons = (int(self.person.min()), int(self.person.max())) if len(self.person) else (0, -1)
         return self._persons[0] >= 0 and self._persons[1] < len(table)
 
-    @classmethod
-    def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: int) -> _Rows:
-        """The records in (place, time in) order; sorting only when they are not already."""
-        if not len(person):
-            return cls(person, place, t_in, t_out)
-        origin = int(t_in.min())
-        shift = max(1, int(t_out.max()) - origin + 1).bit_length()
-        if shift + max(1, places).bit_length() > 62:
-            raise ValueError("presence records whose days overlap span too long a time to search together")
-        key = np.left_shift(place, shift)
-        key += t_in
-        key -= origin  # (place << shift) | (t_in - origin), with one array allocated
-        if not _increasing(key, strictly=False):
-            order = np.argsort(key, kind="stable")  # a few sorted runs (several days) merge quickly
-            person, place, t_in, t_out, key = person[order], place[order], t_in[order], t_out[order], key[order]
-        return cls(person, place, t_in, t_out, origin, shift, key)
+    def overlapping(self, place: Ints, start: Ints, end: Ints, places: _Places) -> tuple[Ints, Ints]:
+        """For stays [start, end) at (dense) ``place``, the range [lo, hi) of the records that can overlap
+        each: those of the place that came in before ``end`` and no earlier than ``start`` minus the longest
+        stay there. The records of each place are a range of the sorted place ids (two binary searches);
+        within the ranges of these places, a key of (which place, time in) is searched, like the whole."""
+        distinct, inverse = np.unique(place, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        ids = places.ids[distinct]
+        first = np.searchsorted(self.place_id, ids, "left")
+        counts = np.searchsorted(self.place_id, ids, "right") - first
+        offsets = np.cumsum(counts) - counts
+        _, at = _expand(first, first + counts)
+        stay = self.t_out[at] - self.t_in[at]
+        longest = np.zeros(len(distinct), dtype=np.int64)
+        held = counts > 0
+        longest[held] = np.maximum.reduceat(stay, offsets[held]) if len(stay) else 0
+        key = np.repeat(np.arange(len(distinct), dtype=np.int64) << self.shift, counts)
+        key += self.t_in[at]
+        key -= self.origin
 
-    @classmethod
-    def concat(cls, parts: Sequence[_Rows], places: int) -> _Rows:
-        if len(parts) == 1:
-            return parts[0]
-        person, place, t_in, t_out = (np.concatenate([getattr(p, name) for p in parts])
-                                      for name in ("person", "place", "t_in", "t_out"))
-        return cls.sorted(person, place, t_in, t_out, places)
+        def search(moment: Ints) -> Ints:
+            offset = np.clip(moment - self.origin, 0, (1 << self.shift) - 1)
+            return np.searchsorted(key, (inverse << self.shift) | offset, "left") - offsets[inverse] + first[inverse]
 
-    def search(self, place: Ints, moment: Ints, side: Any) -> Ints:
-        """Positions of (place, moment) in key order (``side`` as in numpy.searchsorted)."""
-        offset = np.clip(moment - self.origin, 0, (1 << self.shift) - 1)
-        return np.searchsorted(self.key, (place << self.shift) | offset, side)
-
-    def targets(self, places: _Places) -> npt.NDArray[np.bool_]:
-        """Whether each record, at a place of a close-contact category and the minimum long, can make a
-        secondary contact (of the person, when someone else)."""
-        if self._targets is None:
-            self._targets = _targets(self.place, self.t_in, self.t_out, places)
-        return self._targets
-
-    def longest(self, places: int) -> Ints:
-        """The longest stay at each place among these records (0 where none)."""
-        if self._longest is None:
-            self._longest = np.zeros(places, dtype=np.int64)
-            if len(self.place):
-                starts = np.flatnonzero(np.concatenate([[True], self.place[1:] != self.place[:-1]]))
-                self._longest[self.place[starts]] = np.maximum.reduceat(self.t_out - self.t_in, starts)
-        return self._longest
+        return search(start - longest[inverse]), search(end)
 
 
 class _Loader:
@@ -756,7 +788,7 @@ class _Loader:
                     self.rows_read += rows
                     self.days_read.add(part.day)
                     self.report("reading presence", len(self.days_read & {p.day for p in unread}), len(unread))
-            yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
+            yield _Rows.concat([self.loaded[p.day] for p in group], self.places)
 
     def release(self, group: list[_Partition]) -> None:
         """Forget the records of ``group``: no search needs them any more."""
@@ -769,7 +801,10 @@ class _Loader:
 
     def _read(self, part: _Partition) -> tuple[int, _Rows]:
         """The partition's records at places that count, and how many records it held."""
-        table = pq.read_table(list(part.files), columns=list(PRESENCE_COLUMNS))
+        columns = list(PRESENCE_COLUMNS)
+        # One file is read in one piece per column (a dataset read cuts it into batches), for _rows_of.
+        table = (pq.ParquetFile(part.files[0], memory_map=True).read(columns=columns) if len(part.files) == 1
+                 else pq.read_table(list(part.files), columns=columns))
         if any(column.null_count for column in table.columns):
             table = table.filter(pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
                                          pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"]))))
@@ -788,50 +823,53 @@ def _days(group: list[_Partition]) -> tuple[date, ...]:
 def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
     """The records of ``table`` (no nulls) at places that count and of some length, sorted.
 
-    Batch by batch, so that each batch's columns are converted, looked up and checked while they are
-    in the processor's cache rather than in a pass over whole columns each. Records of unknown places,
-    of places whose category counts for nothing, or of no length cannot make a contact.
+    The columns, each in one piece as read from one file, are used in place rather than copied. Block
+    by block, so that each block is worked on while in the processor's cache rather than in a pass over
+    whole columns each, the places are looked up, the order is checked on the sort key, and the records
+    that the second hop searches are picked out, keyed. Records of unknown places, of places whose
+    category counts for nothing, or of no length cannot make a contact: a partition that holds some, or
+    is not in order, is filtered and sorted whole.
     """
-    size = table.num_rows
-    person, place, t_in, t_out = (np.empty(size, dtype=np.int64) for _ in range(4))
-    targets = np.empty(size, dtype=bool)
+    table = table.combine_chunks()  # a copy only when the partition has several files
+    person, place_id, t_in, t_out = (_ints(table[name]) for name in PRESENCE_COLUMNS)
+    size = len(person)
     # The sort key needs where times begin and how many bits they span: the files' statistics say.
     known = part.first_in > -NEVER and part.last_out < NEVER
     origin = part.first_in if known else 0
     shift = max(1, part.last_out - origin + 1).bit_length() if known else 0
-    key = np.empty(size if known and shift + max(1, len(places.kind)).bit_length() <= 62 else 0, dtype=np.int64)
-    dropped: list[tuple[int, npt.NDArray[np.bool_]]] = []
-    ordered, last_key, at = True, -1, 0
-    for batch in table.select(list(PRESENCE_COLUMNS)).to_batches():
-        rows = slice(at, at + batch.num_rows)
-        for out, column in zip((person, t_in, t_out), (batch.column(0), batch.column(2), batch.column(3)), strict=True):
-            out[rows] = _ints(column)
-        place[rows] = places.counted.find(_ints(batch.column(1)))
-        keep = (place[rows] >= 0) & (t_out[rows] > t_in[rows])
-        if not keep.all():
-            dropped.append((at, keep))
-        elif not dropped:
-            targets[rows] = _targets(place[rows], t_in[rows], t_out[rows], places)
-        if len(key) and not dropped and batch.num_rows:
-            part_key = key[rows]
-            np.left_shift(place[rows], shift, out=part_key)
-            part_key += t_in[rows]
-            part_key -= origin
-            ordered = ordered and bool(part_key[0] >= last_key) and _increasing(part_key, strictly=False)
-            last_key = int(part_key[-1])
-        at += batch.num_rows
-    if dropped or not len(key) or not ordered:
-        if dropped:
-            keep_all = np.ones(size, dtype=bool)
-            for start, keep in dropped:
-                keep_all[start:start + len(keep)] = keep
-            person, place, t_in, t_out = person[keep_all], place[keep_all], t_in[keep_all], t_out[keep_all]
-        return _Rows.sorted(person, place, t_in, t_out, len(places.kind))
-    return _Rows(person, place, t_in, t_out, origin, shift, key, _targets=targets)
+    if size and known and shift + max(1, len(places.kind)).bit_length() <= 62:
+        close: list[list[Ints]] = [[], [], [], [], []]  # person, place, t_in, t_out, key
+        last_key = -1
+        for at in range(0, size, BLOCK):
+            rows = slice(at, at + BLOCK)
+            place = places.dense(place_id[rows])
+            block_in, block_out = t_in[rows], t_out[rows]
+            if not ((place >= 0) & (block_out > block_in)).all():
+                break
+            key = np.left_shift(place, shift)
+            key += block_in
+            key -= origin  # (place << shift) | (t_in - origin)
+            if key[0] < last_key or not _increasing(key, strictly=False):
+                break
+            last_key = int(key[-1])
+            chosen = _targets(place, block_in, block_out, places)
+            for out, column in zip(close, (person[rows], place, block_in, block_out, key), strict=True):
+                out.append(column[chosen])
+        else:
+            c_person, c_place, c_in, c_out, c_key = (np.concatenate(column) for column in close)
+            return _Rows(person, place_id, t_in, t_out, origin, shift,
+                         _Keyed(c_person, c_place, c_in, c_out, c_key, origin, shift))
+    place = places.dense(place_id)
+    keep = (place >= 0) & (t_out > t_in)
+    if not keep.all():
+        person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
+    return _Rows.of(_Keyed.sorted(person, place, t_in, t_out, len(places.kind)), places)
 
 
 def _targets(place: Ints, t_in: Ints, t_out: Ints, places: _Places) -> npt.NDArray[np.bool_]:
-    """Records at places of a close-contact category, the category's minimum long (see _Rows.targets)."""
+    """Records at places of a close-contact category, the category's minimum long: those that can make a
+    secondary contact (of the person, when someone else), and the same that can make one (a close
+    contact's record clipped to their window is no longer)."""
     targets = places.kind[place] == CLOSE
     targets &= t_out - t_in >= places.need[place]
     return targets
@@ -1037,11 +1075,8 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
     end = np.minimum(rows.t_out[mine], cases.end[case])
     inside = start < end
     mine, case, start, end = mine[inside], case[inside], start[inside], end[inside]
-    place = rows.place[mine]
-    # A record that overlaps [start, end) came in before `end`, and no earlier than `start` minus the
-    # longest stay at the place: a range of the sorted records, found by two binary searches.
-    lo = rows.search(place, start - rows.longest(len(places.kind))[place], "left")
-    hi = rows.search(place, end, "left")
+    place = places.dense(rows.place_id[mine])
+    lo, hi = rows.overlapping(place, start, end, places)
     found = []
     for part in _chunks(hi - lo, CHUNK):
         owner, other = _expand(lo[part], hi[part])
@@ -1055,7 +1090,7 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
     return _Evidence.concat(found)
 
 
-def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
+def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
                         marks: Marks | None = None) -> _Evidence:
     """For each record of anyone else at a close-contact place, the best overlap with a close contact's record.
 
@@ -1066,27 +1101,26 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
     t_out (and stayed the minimum: shorter records were dropped). Ties go to the smallest rank
     (case, then close contact), carried in the low bits of the maxima.
     """
+    rows = group.close  # the records at close-contact places, the minimum long: on either side
     if marks is not None:  # who is who from a table of one byte a person; ranks for close contacts only
         status = marks[rows.person]
         src = np.flatnonzero(status == A_CLOSE)
-        src = src[places.kind[rows.place[src]] == CLOSE]
-        rank = closes.rank_of(rows.person[src])
+        rank: npt.NDArray[np.integer[Any]] = closes.rank_of(rows.person[src])
         free = status == ANYONE
     else:
         role = closes.role.find(rows.person)
         src = np.flatnonzero(role >= 0)
-        src = src[places.kind[rows.place[src]] == CLOSE]
         rank = role[src]
         free = role == -1
+    s_place = rows.place[src]
     s_in = np.maximum(rows.t_in[src], closes.start[rank])
     s_out = np.minimum(rows.t_out[src], closes.end[rank])
-    long_enough = s_out - s_in >= places.need[rows.place[src]]
-    src, rank, s_in, s_out = src[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
-    free &= rows.targets(places)
+    long_enough = s_out - s_in >= places.need[s_place]
+    src, s_place, rank, s_in, s_out = (src[long_enough], s_place[long_enough], rank[long_enough], s_in[long_enough],
+                                       s_out[long_enough])
     tgt = np.flatnonzero(free)
     if not len(src) or not len(tgt):
         return _Evidence.concat([])
-    s_place = rows.place[src]
     s_key = (s_place << rows.shift) | (s_in - rows.origin)
     order = np.argsort(s_key, kind="stable")  # clipping moved a few; the rest keep the day's order
     s_key, s_place, rank, s_in, s_out = s_key[order], s_place[order], rank[order], s_in[order], s_out[order]
@@ -1116,11 +1150,12 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
     after = np.minimum(before + 1, len(s_key) - 1)
     b_ok = ~a_ok & (before + 1 < len(s_key)) & (s_place[after] == t_place) & (s_in[after] <= t_out - t_need)
 
-    first = np.where(a_ok, t_in, s_in[after])
+    # The evidence, of the records matched only.
+    ok = np.flatnonzero(a_ok | b_ok)
+    a_ok, b, after, a_until = a_ok[ok], b[ok], after[ok], a_until[ok]
+    first = np.where(a_ok, t_in[ok], s_in[after])
     until = np.where(a_ok, a_until, (best_at[after] >> bits) + rows.origin)
     chosen_rank = np.where(a_ok, top - (tie[b] & top), top - (best_at[after] & top))
-    ok = a_ok | b_ok
-    first, until, chosen_rank = first[ok], until[ok], chosen_rank[ok]
     return _Evidence(rows.person[tgt[ok]], closes.case[chosen_rank], closes.ids[chosen_rank], t_place[ok], first,
                      np.minimum(until, t_out[ok]), until)
 
