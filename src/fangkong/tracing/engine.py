@@ -302,7 +302,6 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
         after = not later or max((part.last_out for group in early.values() for part in group), default=-NEVER) <= min(
             part.first_in for group in later for part in group)
         marks = closes.marks(found_marks if after else None)
-        households = pool.submit(_household_secondary, persons, closes)  # while the last days are searched
 
         def second_hop_marking(rows: _Rows) -> _Evidence:
             # A group sees the marks of the groups finished before it started, all earlier in time.
@@ -313,11 +312,12 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
 
         for group, best in zip(later, search("secondary contacts", later, second_hop_marking), strict=True):
             searched[_days(group)] = best
+        households = _household_secondary(persons, closes)  # while the last second hops finish
         for days, search_of in searching.items():
             searched[days] = search_of.result()[0]
         # Evidence of those found to be close contacts after their day was searched goes; of the rest, the
         # row of a person's earliest group of days comes before those of later ones.
-        secondaries = _Evidence.concat([households.result(),
+        secondaries = _Evidence.concat([households,
                                         _earliest([searched[_days(group)] for group in plan], closes)])
     loader.close()
 
