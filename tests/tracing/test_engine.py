@@ -44,6 +44,8 @@ class City:
     visits: list[tuple[int, int, datetime, datetime]] = field(default_factory=list)
     days: int = 4
     without: set[int] = field(default_factory=set)  # days whose partition is not written
+    in_order: bool = False  # each partition sorted by (place, time in), as the generator writes them
+    files: int = 1  # the files each partition is written in
 
     def visit(self, person: int, place: int, t_in: datetime, t_out: datetime) -> City:
         self.visits.append((person, place, t_in, t_out))
@@ -63,12 +65,17 @@ class City:
             if i in self.without:
                 continue
             rows = [v for v in self.visits if v[2].date() == day]
+            if self.in_order:
+                rows.sort(key=lambda r: (r[1], r[2]))
             part = folder / "presence" / f"day={day.isoformat()}"
             part.mkdir(parents=True)
-            pq.write_table(pa.table({
-                "person_id": [r[0] for r in rows], "place_id": [r[1] for r in rows],
-                "t_in": [r[2] for r in rows], "t_out": [r[3] for r in rows],
-            }, schema=schema.PRESENCE), part / "part-0.parquet")
+            size = -(-len(rows) // self.files)
+            for k in range(self.files):
+                some = rows[k * size:(k + 1) * size]
+                pq.write_table(pa.table({
+                    "person_id": [r[0] for r in some], "place_id": [r[1] for r in some],
+                    "t_in": [r[2] for r in some], "t_out": [r[3] for r in some],
+                }, schema=schema.PRESENCE), part / f"part-{k}.parquet")
         return Source(presence=folder / "presence", persons=persons if tables else folder / "persons.parquet",
                       places=places if tables else folder / "places.parquet", days=tuple(days))
 
@@ -325,6 +332,21 @@ def test_lookups_given_as_tables_give_the_same_result(tmp_path: Path) -> None:
     files = trace(city.write(tmp_path / "files"), [case()], PROTOCOL_8)
     tables = trace(city.write(tmp_path / "tables", tables=True), [case()], PROTOCOL_8)
     assert files.contacts.equals(tables.contacts) and files.exposures.equals(tables.exposures)
+
+
+def test_partitions_in_order_or_in_several_files_give_the_same_result(tmp_path: Path) -> None:
+    # Records in the generator's order are read as they are; others, or several files, are put in order.
+    city = town().visit(ZHANG, BUS, at(1, "08:00"), at(1, "08:30")).visit(WANG, BUS, at(1, "08:10"), at(1, "09:00"))
+    city.visit(WANG, FACTORY, at(1, "09:30"), at(1, "17:00")).visit(ZHAO, FACTORY, at(1, "09:00"), at(1, "12:00"))
+    city.visit(CHEN, FACTORY, at(1, "09:10"), at(1, "09:20")).visit(SUN, MARKET, at(1, "10:00"), at(1, "11:00"))
+    city.visit(ZHANG, MARKET, at(1, "10:30"), at(1, "10:40")).visit(CHEN, BUS, at(1, "07:00"), at(1, "08:05"))
+    plain = trace(city.write(tmp_path / "plain"), [case()], PROTOCOL_8)
+    for in_order, files in ((True, 1), (True, 2), (False, 2)):
+        city.in_order, city.files = in_order, files
+        other = trace(city.write(tmp_path / f"{in_order}-{files}"), [case()], PROTOCOL_8)
+        assert other.contacts.equals(plain.contacts)
+        assert sorted(other.exposures.to_pylist(), key=str) == sorted(plain.exposures.to_pylist(), key=str)
+    assert kinds(plain) == {LI: "close", WANG: "close", CHEN: "close", ZHAO: "secondary", SUN: "exposed"}
 
 
 def test_bad_cases_are_refused(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ The brute force below shares no code with the engine: it loops over every pair o
 Python, straight from the rules (docs/tracing.md, "The contact engine"). Times are whole minutes on
 a coarse grid, so that ties (same moment in, same moment out) are common; records cross midnight
 (partitions whose time ranges overlap), some last longer than a day, some are cut by a missing day;
-in some cities every record ends by midnight (each day searched apart).
+in some cities every record ends by midnight (each day searched apart); some cities' partitions are
+written in the generator's order (read as they are), some in two files.
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def cities(draw: st.DrawFn) -> tuple[City, list[CaseInput], dict[int, datetime],
             if FIRST_DAY <= t_in.date() < FIRST_DAY + timedelta(days=days):
                 visits.append((person, place, t_in, t_out))
     city = City(persons=persons, places=places, visits=visits, days=days,
-                without=draw(st.sets(st.integers(0, days - 1), max_size=1)))
+                without=draw(st.sets(st.integers(0, days - 1), max_size=1)),
+                in_order=draw(st.booleans()), files=draw(st.sampled_from([1, 1, 2])))
 
     cases = []
     for person in draw(st.lists(st.sampled_from(sorted(persons)), min_size=1, max_size=4, unique=True)):

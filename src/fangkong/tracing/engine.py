@@ -30,14 +30,15 @@ and both hops are searches in that order rather than joins:
 
 A partition is read once, by two threads a partition or two ahead of the search (Parquet decoding
 and most numpy work leave the interpreter free), and only when a window reaches its time range (from
-the files' statistics). Days whose records can overlap (a partition's time range reaching into
-another's) are searched together; the synthetic city's local days never do. Groups of days are
-searched two at a time, and as groups do not overlap in time, a group's second hop starts as soon
-as the first hop has passed it: a close contact's window cannot begin on a later group than the one
-they are found on, so the close contacts reaching a group are all known by then (those found later
-are dropped from its results), and its records are released once both hops are done. A person with
-secondary evidence on an earlier group is not searched for on later ones. docs/tracing.md tells the
-rules and the measurements.
+the files' statistics); its columns are used as read, and the records that the second hop searches
+(on either side: those at close-contact places, the minimum long) are picked out meanwhile. Days
+whose records can overlap (a partition's time range reaching into another's) are searched together;
+the synthetic city's local days never do. Groups of days are searched two at a time, and as groups
+do not overlap in time, a group's second hop starts as soon as the first hop has passed it: a close
+contact's window cannot begin on a later group than the one they are found on, so the close contacts
+reaching a group are all known by then (those found later are dropped from its results), and its
+records are released once both hops are done. A person with secondary evidence on an earlier group
+is not searched for on later ones. docs/tracing.md tells the rules and the measurements.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ Ints = npt.NDArray[np.int64]
 Marks = npt.NDArray[np.int8]
 _T = TypeVar("_T")
 Progress = Callable[[str, int, int], None]
+Key = Callable[[Any], Ints]  # a key of an order of rows: its values at the given positions (or ALL)
+ALL = slice(None)
 
 US_PER_MINUTE = 60_000_000
 US_PER_DAY = 86_400_000_000
@@ -75,6 +78,8 @@ PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 PRESENCE_COLUMNS = ("person_id", "place_id", "t_in", "t_out")
 # Candidate pairs of the first hop expanded at once: bounds the memory of one step to a few hundred MB.
 CHUNK = 4_000_000
+# Records looked up, keyed and checked at a time as a partition is read: a block's columns stay in cache.
+BLOCK = 1 << 15
 # Ids from 0 up to this are looked up in a table indexed by the id; others by binary search.
 DIRECT_IDS = 1 << 27
 # Ids spread over more than this many times their number are told apart by sorting, not counting.
@@ -199,12 +204,14 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
     pool = ThreadPoolExecutor(max_workers=loader.workers, thread_name_prefix="trace")
 
     # First hop: the cases' households and everyone who shared a place with a case. Each group of days
-    # also picks its best close evidence of each person, so that the close contacts grow by one row each.
-    def first_hop(rows: _Rows) -> tuple[_Evidence, _Evidence, _Evidence]:
+    # also picks its best close evidence of each person, so that the close contacts grow by one row each,
+    # and makes its part of the evidence table (close, exposed).
+    def first_hop(rows: _Rows) -> _FirstHop:
         found = _case_overlaps(rows, chosen, places)
         near = places.kind[found.place] == CLOSE
-        close = found.take(near)
-        return close, found.take(~near), close.take(_pick(close.person, close.order_keys()))
+        close, exposed = found.take(near), found.take(~near)
+        return _FirstHop(close.take(_pick(close.person, close.order_keys())), exposed,
+                         close.to_table(ContactKind.CLOSE, places), exposed.to_table(ContactKind.EXPOSED, places))
 
     # Second hop: everyone who shared a place with a close contact, the best evidence of each. Whoever
     # ``marks`` as FOUND has evidence on an earlier group of days and is not searched for (their later
@@ -222,20 +229,21 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
     household = _household_close(persons, chosen)
     closes = _Closes.build(household.take(_pick(household.person, household.order_keys())), chosen, ends, upto)
     found_marks = np.zeros(upto + 1, dtype=np.int8) if chosen.flag is not None else None  # FOUND by person id
-    close_parts, exposed_parts = [household], []
+    close_tables, exposed_parts, exposed_tables = [household.to_table(ContactKind.CLOSE, places)], [], []
     groups = loader.plan(chosen.start, chosen.end)
-    passing: deque[tuple[list[_Partition], _Rows, Future[tuple[_Evidence, _Evidence, _Evidence]]]] = deque()
+    passing: deque[tuple[list[_Partition], _Rows, Future[_FirstHop]]] = deque()
     early: dict[tuple[date, ...], list[_Partition]] = {}  # groups whose second hop started with the first
     searching: dict[tuple[date, ...], Future[tuple[_Evidence, bool]]] = {}
     searched: dict[tuple[date, ...], _Evidence] = {}
 
-    def passed(group: list[_Partition], rows: _Rows, hop: Future[tuple[_Evidence, _Evidence, _Evidence]]) -> None:
+    def passed(group: list[_Partition], rows: _Rows, hop: Future[_FirstHop]) -> None:
         """Take the first hop's result of ``group`` (every group before it taken) and start its second hop."""
         nonlocal closes
-        close, exposed, best = hop.result()
-        close_parts.append(close)
-        exposed_parts.append(exposed)
-        closes = _Closes.build(closes.with_rows(best), chosen, ends, upto)
+        found = hop.result()
+        close_tables.append(found.close_table)
+        exposed_parts.append(found.exposed)
+        exposed_tables.append(found.exposed_table)
+        closes = _Closes.build(closes.with_rows(found.best), chosen, ends, upto)
         report("close contacts", len(exposed_parts), len(groups))
         # Only a group that the final plan of the second hop will hold as it is: no other partition's
         # time range reaches into it, and the known windows reach each of its partitions (later close
@@ -305,40 +313,80 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
 
         for group, best in zip(later, search("secondary contacts", later, second_hop_marking), strict=True):
             searched[_days(group)] = best
+        households = _household_secondary(persons, closes)  # while the last second hops finish
         for days, search_of in searching.items():
             searched[days] = search_of.result()[0]
-        secondaries = _Evidence.concat([_household_secondary(persons, closes),
-                                        *(searched[_days(group)] for group in plan)])
+        # Evidence of those found to be close contacts after their day was searched goes; of the rest, the
+        # row of a person's earliest group of days comes before those of later ones.
+        secondaries = _Evidence.concat([households,
+                                        _earliest([searched[_days(group)] for group in plan], closes)])
     loader.close()
 
-    # Evidence of those found to be close contacts after their day was searched goes.
-    secondaries = secondaries.take(closes.role.find(secondaries.person) == -1)
     missing = layout.missing_days(np.concatenate([chosen.start, closes.start]),
                                   np.concatenate([chosen.end, closes.end]))
-    close_all, exposed_all = _Evidence.concat(close_parts), _Evidence.concat(exposed_parts)
+    exposed_all = _Evidence.concat(exposed_parts)
     chosen_secondary = secondaries.take(_pick(secondaries.person, secondaries.order_keys(closes.rank_of)))
     stronger = (closes.role.find(exposed_all.person) >= 0) | (
         _IdIndex(np.sort(chosen_secondary.person), upto=upto).find(exposed_all.person) >= 0)
     exposed_only = exposed_all.take(~stronger)
-    rows_of_exposed = _pick(exposed_only.person, exposed_only.order_keys())
+    exposed_only = exposed_only.take(_pick(exposed_only.person, exposed_only.order_keys()))
 
-    secondary = chosen_secondary.to_table(ContactKind.SECONDARY, places)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace") as aside:  # the evidence meanwhile
-        evidence = aside.submit(lambda: pa.concat_tables([close_all.to_table(ContactKind.CLOSE, places), secondary,
-                                                          exposed_all.to_table(ContactKind.EXPOSED, places)]))
-        contacts = pa.concat_tables([closes.rows.to_table(ContactKind.CLOSE, places, brief=True),
-                                     secondary.select(CONTACTS.names),
-                                     exposed_only.take(rows_of_exposed).to_table(ContactKind.EXPOSED, places,
-                                                                                 brief=True)])
-        # The secondary and exposed parts are in the order of their persons (picks come in the order of
-        # their groups), the close contacts in (case, person) order; each person is in one part.
-        contacts = contacts.take(np.argsort(contacts["person_id"].to_numpy(), kind="stable"))
-        exposures = evidence.result()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace") as aside:  # the contacts meanwhile
+        contacts = aside.submit(_contacts_table, [(ContactKind.CLOSE, closes.rows),
+                                                  (ContactKind.SECONDARY, chosen_secondary),
+                                                  (ContactKind.EXPOSED, exposed_only)], places, upto)
+        # The secondary evidence is in the order of its persons (picks come in the order of their groups).
+        exposures = pa.concat_tables([*close_tables, chosen_secondary.to_table(ContactKind.SECONDARY, places),
+                                      *exposed_tables])
     return TraceResult(
-        contacts=contacts.select(CONTACTS.names).cast(CONTACTS),
+        contacts=contacts.result().select(CONTACTS.names).cast(CONTACTS),
         exposures=exposures.select(EXPOSURES.names).cast(EXPOSURES),
         missing_days=missing, data_end=_datetime(layout.data_end), days_read=sorted(loader.days_read),
         rows_read=loader.rows_read, cases=len(chosen.ids))
+
+
+@dataclass
+class _FirstHop:
+    """What the first hop finds on a group of days: each person's best close evidence there, the exposed
+    evidence, and the evidence table's rows of both kinds."""
+
+    best: _Evidence
+    exposed: _Evidence
+    close_table: pa.Table
+    exposed_table: pa.Table
+
+
+def _earliest(parts: Sequence[_Evidence], closes: _Closes) -> _Evidence:
+    """The rows of ``parts`` (one a person in each, each part coming before the next in time) of persons who
+    are not close contacts; a person's in the earliest part only, when the ids index a table of who is
+    who: their rows in later parts cannot come first."""
+    marks = closes.marks(None)
+    if marks is None or any(len(p.person) and (p.person.min() < 0 or p.person.max() >= len(marks)) for p in parts):
+        return _Evidence.concat([part.take(closes.role.find(part.person) == -1) for part in parts])
+    kept = []
+    for part in parts:
+        part = part.take(marks[part.person] == ANYONE)
+        marks[part.person] = FOUND
+        kept.append(part)
+    return _Evidence.concat(kept)
+
+
+def _contacts_table(parts: Sequence[tuple[ContactKind, _Evidence]], places: _Places, upto: int) -> pa.Table:
+    """The rows of each kind (one a person, each person in one part) as CONTACTS, in the order of persons."""
+    rows = _Evidence.concat([part for _, part in parts])
+    kinds = np.repeat(np.arange(len(parts)), [len(part.person) for _, part in parts])
+    order = _by_id(rows.person, upto)
+    kind = pa.array([kind.value for kind, _ in parts], pa.string()).take(pa.array(kinds[order]))
+    return rows.take(order).to_table(kind, places, brief=True)
+
+
+def _by_id(ids: Ints, upto: int) -> Ints:
+    """The order of distinct ``ids`` by id: counted in a table indexed by the id when from 0 to ``upto``."""
+    if upto >= DIRECT_IDS or not len(ids) or ids.min() < 0 or ids.max() > upto:
+        return np.argsort(ids, kind="stable")
+    at = np.full(upto + 1, -1, dtype=np.int64)
+    at[ids] = np.arange(len(ids))
+    return at[at >= 0]
 
 
 # -- The inputs -------------------------------------------------------------------------------------
@@ -419,6 +467,10 @@ class _Places:
     kind: npt.NDArray[np.int8]  # NOTHING, CLOSE or EXPOSED
     need: Ints  # shortest overlap that counts, µs (at least 1: an overlap longer than zero)
     category: pa.Array
+    close_need: Ints = field(init=False)  # need at a close-contact place, else more than any stay
+
+    def __post_init__(self) -> None:
+        self.close_need = np.where(self.kind == CLOSE, self.need, NEVER)
 
     @classmethod
     def build(cls, table: pa.Table, rules: TracingRules) -> _Places:
@@ -434,6 +486,10 @@ class _Places:
                          for c in names], dtype=np.int64)
         dense = np.where(kind != NOTHING, np.arange(len(ids)), -1)
         return cls(ids=ids, counted=_IdIndex(ids, dense, dtype=np.int64), kind=kind, need=need, category=category)
+
+    def dense(self, place_id: Ints) -> Ints:
+        """The dense index of each place id; -1 for a place unknown or whose category counts for nothing."""
+        return self.counted.find(place_id).astype(np.int64, copy=False)
 
 
 @dataclass
@@ -635,19 +691,63 @@ def _raw_micros(raw: int, unit: str) -> int:
 
 
 @dataclass
-class _Rows:
-    """Presence records sorted by (place, time in), places by dense index, times in µs; ``key`` is the sort key."""
+class _Keyed:
+    """Presence records sorted by (place, time in), times in µs, held by their sort key (place << shift) |
+    (t_in - origin), places by dense index: a record's place and time in read back from its key."""
 
     person: Ints
-    place: Ints
-    t_in: Ints
+    key: Ints
     t_out: Ints
-    origin: int = 0
-    shift: int = 1
-    key: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _longest: Ints | None = None
-    _persons: tuple[int, int] | None = None
-    _targets: npt.NDArray[np.bool_] | None = None
+    origin: int
+    shift: int
+
+    def place(self, key: Ints) -> Ints:
+        """The places of the records of keys ``key``."""
+        return key >> self.shift
+
+    def t_in(self, key: Ints) -> Ints:
+        """The times in of the records of keys ``key``."""
+        return (key & ((1 << self.shift) - 1)) + self.origin
+
+
+class _Rows:
+    """The presence records of a group of days, sorted by (place, time in), times in µs: as read (place ids,
+    not dense indices, as the searches need the places of a few records only), and apart, keyed, those
+    that the second hop searches (``close``)."""
+
+    def __init__(self, person: Ints, place_id: Ints, t_in: Ints, t_out: Ints, origin: int, shift: int,
+                 close: _Keyed) -> None:
+        self.person, self.place_id, self.t_in, self.t_out = person, place_id, t_in, t_out
+        self.origin, self.shift = origin, shift
+        self.close = close
+        self._persons: tuple[int, int] | None = None
+
+    @classmethod
+    def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: _Places) -> _Rows:
+        """Records at places that count (by dense index) in (place, time in) order, sorting only when they are
+        not already, with those that the second hop searches picked out."""
+        origin = int(t_in.min()) if len(t_in) else 0
+        shift = max(1, int(t_out.max()) - origin + 1).bit_length() if len(t_out) else 1
+        if shift + max(1, len(places.kind)).bit_length() > 62:
+            raise ValueError("presence records whose days overlap span too long a time to search together")
+        key = np.left_shift(place, shift)
+        key += t_in
+        key -= origin  # (place << shift) | (t_in - origin), with one array allocated
+        if not _increasing(key, strictly=False):
+            order = np.argsort(key, kind="stable")  # a few sorted runs (several days) merge quickly
+            person, place, t_in, t_out, key = person[order], place[order], t_in[order], t_out[order], key[order]
+        close = np.flatnonzero(_targets(place, t_in, t_out, places))
+        place_id = places.ids[place] if len(places.ids) else place
+        return cls(person, place_id, t_in, t_out, origin, shift,
+                   _Keyed(person[close], key[close], t_out[close], origin, shift))
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Rows], places: _Places) -> _Rows:
+        if len(parts) == 1:
+            return parts[0]
+        person, place_id, t_in, t_out = (np.concatenate([getattr(p, name) for p in parts])
+                                         for name in ("person", "place_id", "t_in", "t_out"))
+        return cls.sorted(person, places.dense(place_id), t_in, t_out, places)
 
     def fits(self, table: npt.NDArray[Any] | None) -> bool:
         """Whether ``table`` is given and every person id here indexes it."""
@@ -657,51 +757,31 @@ class _Rows:
             self._persons = (int(self.person.min()), int(self.person.max())) if len(self.person) else (0, -1)
         return self._persons[0] >= 0 and self._persons[1] < len(table)
 
-    @classmethod
-    def sorted(cls, person: Ints, place: Ints, t_in: Ints, t_out: Ints, places: int) -> _Rows:
-        """The records in (place, time in) order; sorting only when they are not already."""
-        if not len(person):
-            return cls(person, place, t_in, t_out)
-        origin = int(t_in.min())
-        shift = max(1, int(t_out.max()) - origin + 1).bit_length()
-        if shift + max(1, places).bit_length() > 62:
-            raise ValueError("presence records whose days overlap span too long a time to search together")
-        key = np.left_shift(place, shift)
-        key += t_in
-        key -= origin  # (place << shift) | (t_in - origin), with one array allocated
-        if not _increasing(key, strictly=False):
-            order = np.argsort(key, kind="stable")  # a few sorted runs (several days) merge quickly
-            person, place, t_in, t_out, key = person[order], place[order], t_in[order], t_out[order], key[order]
-        return cls(person, place, t_in, t_out, origin, shift, key)
+    def overlapping(self, place: Ints, start: Ints, end: Ints, places: _Places) -> tuple[Ints, Ints]:
+        """For stays [start, end) at (dense) ``place``, the range [lo, hi) of the records that can overlap
+        each: those of the place that came in before ``end`` and no earlier than ``start`` minus the longest
+        stay there. The records of each place are a range of the sorted place ids (two binary searches);
+        within the ranges of these places, a key of (which place, time in) is searched, like the whole."""
+        distinct, inverse = np.unique(place, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        ids = places.ids[distinct]
+        first = np.searchsorted(self.place_id, ids, "left")
+        counts = np.searchsorted(self.place_id, ids, "right") - first
+        offsets = np.cumsum(counts) - counts
+        _, at = _expand(first, first + counts)
+        stay = self.t_out[at] - self.t_in[at]
+        longest = np.zeros(len(distinct), dtype=np.int64)
+        held = counts > 0
+        longest[held] = np.maximum.reduceat(stay, offsets[held]) if len(stay) else 0
+        key = np.repeat(np.arange(len(distinct), dtype=np.int64) << self.shift, counts)
+        key += self.t_in[at]
+        key -= self.origin
 
-    @classmethod
-    def concat(cls, parts: Sequence[_Rows], places: int) -> _Rows:
-        if len(parts) == 1:
-            return parts[0]
-        person, place, t_in, t_out = (np.concatenate([getattr(p, name) for p in parts])
-                                      for name in ("person", "place", "t_in", "t_out"))
-        return cls.sorted(person, place, t_in, t_out, places)
+        def search(moment: Ints) -> Ints:
+            offset = np.clip(moment - self.origin, 0, (1 << self.shift) - 1)
+            return np.searchsorted(key, (inverse << self.shift) | offset, "left") - offsets[inverse] + first[inverse]
 
-    def search(self, place: Ints, moment: Ints, side: Any) -> Ints:
-        """Positions of (place, moment) in key order (``side`` as in numpy.searchsorted)."""
-        offset = np.clip(moment - self.origin, 0, (1 << self.shift) - 1)
-        return np.searchsorted(self.key, (place << self.shift) | offset, side)
-
-    def targets(self, places: _Places) -> npt.NDArray[np.bool_]:
-        """Whether each record, at a place of a close-contact category and the minimum long, can make a
-        secondary contact (of the person, when someone else)."""
-        if self._targets is None:
-            self._targets = _targets(self.place, self.t_in, self.t_out, places)
-        return self._targets
-
-    def longest(self, places: int) -> Ints:
-        """The longest stay at each place among these records (0 where none)."""
-        if self._longest is None:
-            self._longest = np.zeros(places, dtype=np.int64)
-            if len(self.place):
-                starts = np.flatnonzero(np.concatenate([[True], self.place[1:] != self.place[:-1]]))
-                self._longest[self.place[starts]] = np.maximum.reduceat(self.t_out - self.t_in, starts)
-        return self._longest
+        return search(start - longest[inverse]), search(end)
 
 
 class _Loader:
@@ -756,7 +836,7 @@ class _Loader:
                     self.rows_read += rows
                     self.days_read.add(part.day)
                     self.report("reading presence", len(self.days_read & {p.day for p in unread}), len(unread))
-            yield _Rows.concat([self.loaded[p.day] for p in group], len(self.places.kind))
+            yield _Rows.concat([self.loaded[p.day] for p in group], self.places)
 
     def release(self, group: list[_Partition]) -> None:
         """Forget the records of ``group``: no search needs them any more."""
@@ -769,7 +849,10 @@ class _Loader:
 
     def _read(self, part: _Partition) -> tuple[int, _Rows]:
         """The partition's records at places that count, and how many records it held."""
-        table = pq.read_table(list(part.files), columns=list(PRESENCE_COLUMNS))
+        columns = list(PRESENCE_COLUMNS)
+        # One file is read in one piece per column (a dataset read cuts it into batches), for _rows_of.
+        table = (pq.ParquetFile(part.files[0], memory_map=True).read(columns=columns) if len(part.files) == 1
+                 else pq.read_table(list(part.files), columns=columns))
         if any(column.null_count for column in table.columns):
             table = table.filter(pc.and_(pc.and_(pc.is_valid(table["person_id"]), pc.is_valid(table["place_id"])),
                                          pc.and_(pc.is_valid(table["t_in"]), pc.is_valid(table["t_out"]))))
@@ -788,53 +871,54 @@ def _days(group: list[_Partition]) -> tuple[date, ...]:
 def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
     """The records of ``table`` (no nulls) at places that count and of some length, sorted.
 
-    Batch by batch, so that each batch's columns are converted, looked up and checked while they are
-    in the processor's cache rather than in a pass over whole columns each. Records of unknown places,
-    of places whose category counts for nothing, or of no length cannot make a contact.
+    The columns, each in one piece as read from one file, are used in place rather than copied. Block
+    by block, so that each block is worked on while in the processor's cache rather than in a pass over
+    whole columns each, the places are looked up, the order is checked on the sort key, and the records
+    that the second hop searches are picked out, keyed. Records of unknown places, of places whose
+    category counts for nothing, or of no length cannot make a contact: a partition that holds some, or
+    is not in order, is filtered and sorted whole.
     """
-    size = table.num_rows
-    person, place, t_in, t_out = (np.empty(size, dtype=np.int64) for _ in range(4))
-    targets = np.empty(size, dtype=bool)
+    table = table.combine_chunks()  # a copy only when the partition has several files
+    person, place_id, t_in, t_out = (_ints(table[name]) for name in PRESENCE_COLUMNS)
+    size = len(person)
     # The sort key needs where times begin and how many bits they span: the files' statistics say.
     known = part.first_in > -NEVER and part.last_out < NEVER
     origin = part.first_in if known else 0
     shift = max(1, part.last_out - origin + 1).bit_length() if known else 0
-    key = np.empty(size if known and shift + max(1, len(places.kind)).bit_length() <= 62 else 0, dtype=np.int64)
-    dropped: list[tuple[int, npt.NDArray[np.bool_]]] = []
-    ordered, last_key, at = True, -1, 0
-    for batch in table.select(list(PRESENCE_COLUMNS)).to_batches():
-        rows = slice(at, at + batch.num_rows)
-        for out, column in zip((person, t_in, t_out), (batch.column(0), batch.column(2), batch.column(3)), strict=True):
-            out[rows] = _ints(column)
-        place[rows] = places.counted.find(_ints(batch.column(1)))
-        keep = (place[rows] >= 0) & (t_out[rows] > t_in[rows])
-        if not keep.all():
-            dropped.append((at, keep))
-        elif not dropped:
-            targets[rows] = _targets(place[rows], t_in[rows], t_out[rows], places)
-        if len(key) and not dropped and batch.num_rows:
-            part_key = key[rows]
-            np.left_shift(place[rows], shift, out=part_key)
-            part_key += t_in[rows]
-            part_key -= origin
-            ordered = ordered and bool(part_key[0] >= last_key) and _increasing(part_key, strictly=False)
-            last_key = int(part_key[-1])
-        at += batch.num_rows
-    if dropped or not len(key) or not ordered:
-        if dropped:
-            keep_all = np.ones(size, dtype=bool)
-            for start, keep in dropped:
-                keep_all[start:start + len(keep)] = keep
-            person, place, t_in, t_out = person[keep_all], place[keep_all], t_in[keep_all], t_out[keep_all]
-        return _Rows.sorted(person, place, t_in, t_out, len(places.kind))
-    return _Rows(person, place, t_in, t_out, origin, shift, key, _targets=targets)
+    if size and known and shift + max(1, len(places.kind)).bit_length() <= 62:
+        close: list[list[Ints]] = [[], [], []]  # person, key, t_out
+        last_key = -1
+        for at in range(0, size, BLOCK):
+            rows = slice(at, at + BLOCK)
+            place = places.dense(place_id[rows])
+            block_in, block_out = t_in[rows], t_out[rows]
+            stay = block_out - block_in
+            if place.min() < 0 or stay.min() <= 0:
+                break
+            key = np.left_shift(place, shift)
+            key += block_in
+            key -= origin  # (place << shift) | (t_in - origin)
+            if key[0] < last_key or not _increasing(key, strictly=False):
+                break
+            last_key = int(key[-1])
+            chosen = np.flatnonzero(stay >= places.close_need[place])  # see _targets
+            for out, column in zip(close, (person[rows], key, block_out), strict=True):
+                out.append(column.take(chosen))
+        else:
+            c_person, c_key, c_out = (np.concatenate(column) for column in close)
+            return _Rows(person, place_id, t_in, t_out, origin, shift, _Keyed(c_person, c_key, c_out, origin, shift))
+    place = places.dense(place_id)
+    keep = np.flatnonzero((place >= 0) & (t_out > t_in))
+    if len(keep) < size:
+        person, place, t_in, t_out = person[keep], place[keep], t_in[keep], t_out[keep]
+    return _Rows.sorted(person, place, t_in, t_out, places)
 
 
 def _targets(place: Ints, t_in: Ints, t_out: Ints, places: _Places) -> npt.NDArray[np.bool_]:
-    """Records at places of a close-contact category, the category's minimum long (see _Rows.targets)."""
-    targets = places.kind[place] == CLOSE
-    targets &= t_out - t_in >= places.need[place]
-    return targets
+    """Records at places of a close-contact category, the category's minimum long: those that can make a
+    secondary contact (of the person, when someone else), and the same that can make one (a close
+    contact's record clipped to their window is no longer)."""
+    return t_out - t_in >= places.close_need[place]
 
 
 # -- Evidence -----------------------------------------------------------------------------------------
@@ -860,6 +944,8 @@ class _Evidence:
         return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in names))
 
     def take(self, rows: npt.NDArray[Any]) -> _Evidence:
+        """The rows at positions ``rows``, or where the mask ``rows`` is true."""
+        rows = _positions(rows)
         return _Evidence(self.person[rows], self.case[rows], self.via[rows], self.place[rows], self.first[rows],
                          self.last[rows], self.until[rows])
 
@@ -870,19 +956,23 @@ class _Evidence:
                                  other.until), strict=True):
             mine[rows] = theirs
 
-    def order_keys(self, rank_of_via: Callable[[Ints], Ints] | None = None) -> list[Ints]:
+    def order_keys(self, rank_of_via: Callable[[Ints], Ints] | None = None) -> list[Key]:
         """What picks a person's row: earliest first, latest source, smallest case and via, household first, longest."""
+        keys: list[Key] = [lambda at: self.first[at], lambda at: -self.until[at]]
         if rank_of_via is None:
-            return [self.first, -self.until, self.case, self.via, self.place, -self.last]
-        return [self.first, -self.until, rank_of_via(self.via), self.place, -self.last]
+            keys += [lambda at: self.case[at], lambda at: self.via[at]]
+        else:
+            keys.append(lambda at: rank_of_via(self.via[at]))
+        return [*keys, lambda at: self.place[at], lambda at: -self.last[at]]
 
-    def to_table(self, kind: ContactKind, places: _Places, *, brief: bool = False) -> pa.Table:
-        """The rows as EXPOSURES, or as CONTACTS when ``brief``."""
+    def to_table(self, kind: ContactKind | pa.Array, places: _Places, *, brief: bool = False) -> pa.Table:
+        """The rows as EXPOSURES, or as CONTACTS when ``brief``; all of ``kind``, or each of its own."""
         household = self.place < 0
         place_ids = places.ids[np.maximum(self.place, 0)] if len(places.ids) else self.place
         columns = {
             "person_id": self.person,
-            "kind": pa.repeat(pa.scalar(kind.value, pa.string()), len(self.person)),
+            "kind": (pa.repeat(pa.scalar(kind.value, pa.string()), len(self.person))
+                     if isinstance(kind, ContactKind) else kind),
             "case_person_id": self.case,
             "via_person_id": pa.array(self.via, mask=self.via < 0),
             "place_id": pa.array(place_ids, mask=household),
@@ -943,7 +1033,7 @@ class _Closes:
         known = np.flatnonzero(at >= 0)
         rows = _Evidence.concat([self.rows, best.take(at < 0)])
         theirs = best.take(known)
-        first = _comes_first(theirs.order_keys(), self.rows.take(at[known]).order_keys())
+        first = _comes_first(theirs.order_keys(), self.rows.take(at[known]).order_keys(), len(known))
         rows.put(at[known][first], theirs.take(first))
         return rows
 
@@ -974,13 +1064,15 @@ def _case_person_order(case: Ints, person: Ints, cases: _Cases) -> Ints:
     return np.argsort((cases.index.find(case).astype(np.int64) << bits) | offset, kind="stable")
 
 
-def _comes_first(keys: Sequence[Ints], others: Sequence[Ints]) -> npt.NDArray[np.bool_]:
-    """Whether each row of ``keys`` comes strictly before the same row of ``others``, compared in order."""
-    first = np.zeros(len(keys[0]) if keys else 0, dtype=bool)
+def _comes_first(keys: Sequence[Key], others: Sequence[Key], rows: int) -> npt.NDArray[np.bool_]:
+    """Whether each of ``rows`` rows of ``keys`` comes strictly before the same row of ``others``, compared in
+    order."""
+    first = np.zeros(rows, dtype=bool)
     tied = ~first
     for key, other in zip(keys, others, strict=True):
-        first |= tied & (key < other)
-        tied &= key == other
+        mine, theirs = key(ALL), other(ALL)
+        first |= tied & (mine < theirs)
+        tied &= mine == theirs
     return first
 
 
@@ -1006,7 +1098,7 @@ def _household_close(persons: _Persons, cases: _Cases) -> _Evidence:
     """Every member of a case's household is a close contact from the start of the case's window."""
     live = np.flatnonzero(cases.start < cases.end)
     owner, member = persons.housemates(cases.ids[live])
-    keep = cases.index.find(member) < 0
+    keep = np.flatnonzero(cases.index.find(member) < 0)
     owner, member = live[owner[keep]], member[keep]
     none = np.full(len(member), -1, dtype=np.int64)
     return _Evidence(member, cases.ids[owner], none, none, cases.start[owner], cases.end[owner], cases.end[owner])
@@ -1016,7 +1108,7 @@ def _household_secondary(persons: _Persons, closes: _Closes) -> _Evidence:
     """Every member of a close contact's household is a secondary contact over the close contact's window."""
     live = np.flatnonzero(closes.start < closes.end)
     owner, member = persons.housemates(closes.ids[live])
-    keep = closes.role.find(member) == -1  # neither a case nor a close contact
+    keep = np.flatnonzero(closes.role.find(member) == -1)  # neither a case nor a close contact
     owner, member = live[owner[keep]], member[keep]
     return _Evidence(member, closes.case[owner], closes.ids[owner], np.full(len(member), -1, dtype=np.int64),
                      closes.start[owner], closes.end[owner], closes.end[owner])
@@ -1037,25 +1129,22 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
     end = np.minimum(rows.t_out[mine], cases.end[case])
     inside = start < end
     mine, case, start, end = mine[inside], case[inside], start[inside], end[inside]
-    place = rows.place[mine]
-    # A record that overlaps [start, end) came in before `end`, and no earlier than `start` minus the
-    # longest stay at the place: a range of the sorted records, found by two binary searches.
-    lo = rows.search(place, start - rows.longest(len(places.kind))[place], "left")
-    hi = rows.search(place, end, "left")
+    place = places.dense(rows.place_id[mine])
+    lo, hi = rows.overlapping(place, start, end, places)
     found = []
     for part in _chunks(hi - lo, CHUNK):
         owner, other = _expand(lo[part], hi[part])
         owner = part[owner]
         first = np.maximum(rows.t_in[other], start[owner])
         last = np.minimum(rows.t_out[other], end[owner])
-        ok = (last - first >= places.need[place[owner]]) & ~is_case[other]
+        ok = np.flatnonzero((last - first >= places.need[place[owner]]) & ~is_case[other])
         owner, other = owner[ok], other[ok]
         found.append(_Evidence(rows.person[other], cases.ids[case[owner]], np.full(len(other), -1, dtype=np.int64),
                                place[owner], first[ok], last[ok], end[owner]))
     return _Evidence.concat(found)
 
 
-def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
+def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
                         marks: Marks | None = None) -> _Evidence:
     """For each record of anyone else at a close-contact place, the best overlap with a close contact's record.
 
@@ -1066,27 +1155,26 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
     t_out (and stayed the minimum: shorter records were dropped). Ties go to the smallest rank
     (case, then close contact), carried in the low bits of the maxima.
     """
+    rows = group.close  # the records at close-contact places, the minimum long: on either side
     if marks is not None:  # who is who from a table of one byte a person; ranks for close contacts only
         status = marks[rows.person]
         src = np.flatnonzero(status == A_CLOSE)
-        src = src[places.kind[rows.place[src]] == CLOSE]
-        rank = closes.rank_of(rows.person[src])
+        rank: npt.NDArray[np.integer[Any]] = closes.rank_of(rows.person[src])
         free = status == ANYONE
     else:
         role = closes.role.find(rows.person)
         src = np.flatnonzero(role >= 0)
-        src = src[places.kind[rows.place[src]] == CLOSE]
         rank = role[src]
         free = role == -1
-    s_in = np.maximum(rows.t_in[src], closes.start[rank])
+    s_key = rows.key[src]
+    s_place = rows.place(s_key)
+    s_in = np.maximum(rows.t_in(s_key), closes.start[rank])
     s_out = np.minimum(rows.t_out[src], closes.end[rank])
-    long_enough = s_out - s_in >= places.need[rows.place[src]]
-    src, rank, s_in, s_out = src[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
-    free &= rows.targets(places)
+    long_enough = np.flatnonzero(s_out - s_in >= places.need[s_place])
+    s_place, rank, s_in, s_out = s_place[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
     tgt = np.flatnonzero(free)
-    if not len(src) or not len(tgt):
+    if not len(s_place) or not len(tgt):
         return _Evidence.concat([])
-    s_place = rows.place[src]
     s_key = (s_place << rows.shift) | (s_in - rows.origin)
     order = np.argsort(s_key, kind="stable")  # clipping moved a few; the rest keep the day's order
     s_key, s_place, rank, s_in, s_out = s_key[order], s_place[order], rank[order], s_in[order], s_out[order]
@@ -1107,25 +1195,32 @@ def _secondary_overlaps(rows: _Rows, closes: _Closes, places: _Places,
     best_at = np.zeros(len(s_key), dtype=np.int64)
     best_at[starts] = np.maximum.reduceat(((s_out - rows.origin) << bits) | (top - rank), starts)
 
-    t_place, t_in, t_out = rows.place[tgt], rows.t_in[tgt], rows.t_out[tgt]
+    t_key = rows.key[tgt]
+    t_place, t_in, t_out = rows.place(t_key), rows.t_in(t_key), rows.t_out[tgt]
     t_need = places.need[t_place]
-    before = np.searchsorted(s_key, rows.key[tgt], "right") - 1
+    before = np.searchsorted(s_key, t_key, "right") - 1
     b = np.maximum(before, 0)
     a_until = (latest[b] & mask) + rows.origin
     a_ok = (before >= 0) & (s_place[b] == t_place) & (a_until >= t_in + t_need)
     after = np.minimum(before + 1, len(s_key) - 1)
     b_ok = ~a_ok & (before + 1 < len(s_key)) & (s_place[after] == t_place) & (s_in[after] <= t_out - t_need)
 
-    first = np.where(a_ok, t_in, s_in[after])
+    # The evidence, of the records matched only.
+    ok = np.flatnonzero(a_ok | b_ok)
+    a_ok, b, after, a_until = a_ok[ok], b[ok], after[ok], a_until[ok]
+    first = np.where(a_ok, t_in[ok], s_in[after])
     until = np.where(a_ok, a_until, (best_at[after] >> bits) + rows.origin)
     chosen_rank = np.where(a_ok, top - (tie[b] & top), top - (best_at[after] & top))
-    ok = a_ok | b_ok
-    first, until, chosen_rank = first[ok], until[ok], chosen_rank[ok]
     return _Evidence(rows.person[tgt[ok]], closes.case[chosen_rank], closes.ids[chosen_rank], t_place[ok], first,
                      np.minimum(until, t_out[ok]), until)
 
 
 # -- Array helpers ------------------------------------------------------------------------------------
+
+
+def _positions(rows: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Positions as they are, or those where a mask is true: a mask takes several columns faster so."""
+    return np.flatnonzero(rows) if rows.dtype == np.bool_ else rows
 
 
 def _expand(lo: Ints, hi: Ints) -> tuple[Ints, Ints]:
@@ -1162,19 +1257,25 @@ def _dense(ids: Ints) -> tuple[Ints, int]:
     return inverse.astype(np.int64), len(distinct)
 
 
-def _pick(group: Ints, keys: Sequence[Ints]) -> Ints:
-    """For each group, the position of its row with the smallest keys, compared in order (the first on a tie)."""
+def _pick(group: Ints, keys: Sequence[Key]) -> Ints:
+    """For each group, the position of its row with the smallest keys, compared in order (the first on a tie).
+
+    A group of one row has it; the rows of the others are compared key by key, each key among the rows
+    still tied on those before it, and computed for those rows only.
+    """
     inverse, groups = _dense(group)
-    alive = None
+    several = np.bincount(inverse, minlength=groups)[inverse] > 1
+    alone = np.flatnonzero(~several)
+    first = np.full(groups, len(group), dtype=np.int64)
+    first[inverse[alone]] = alone
+    alive = np.flatnonzero(several)
     for key in keys:
-        g, value = (inverse, key) if alive is None else (inverse[alive], key[alive])
+        if not len(alive):
+            break
+        g, value = inverse[alive], key(alive)
         best = np.full(groups, NEVER, dtype=np.int64)
         np.minimum.at(best, g, value)
-        ties = np.flatnonzero(value == best[g])
-        alive = ties if alive is None else alive[ties]
-    if alive is None:
-        alive = np.arange(len(group), dtype=np.int64)
+        alive = alive[value == best[g]]
     # The first position of each group among those left: every group has one (a minimum, not a sort).
-    first = np.full(groups, len(group), dtype=np.int64)
     np.minimum.at(first, inverse[alive], alive)
     return first
