@@ -49,24 +49,6 @@ def test_the_database_refuses_to_change_an_entry(session: Session, statement: st
     assert session.execute(text("select count(*) from audit_entries")).scalar_one() > 0
 
 
-def test_writes_inside_a_bulk_block_are_counted_and_those_after_it_described(session: Session) -> None:
-    def entries() -> list[dict[str, object]]:
-        return [e.detail for e in session.execute(select(AuditEntry).where(
-            AuditEntry.entity == "jurisdictions", AuditEntry.action == Action.CREATE)
-            .order_by(AuditEntry.id)).scalars()]
-
-    before = len(entries())
-    with audit.bulk_writes(session, "template tasks of 3 events"):
-        for i in range(3):
-            session.add(Jurisdiction(code=f"220502010{i:03d}", name=f"测试社区{i}", parent_code=None))
-        session.flush()
-    session.add(Jurisdiction(code="220502010009", name="测试社区9", parent_code=None))
-    session.flush()
-    made = entries()[before:]
-    assert made[0] == {"count": 3, "reason": "template tasks of 3 events"}
-    assert len(made) == 2 and "fields" in made[1] and "count" not in made[1]
-
-
 def test_a_bulk_load_is_one_entry_per_table(session: Session) -> None:
     audit.bulk(session, "import of file x")
     for i in range(3):

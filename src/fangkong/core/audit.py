@@ -8,8 +8,6 @@ refuses it for anyone who goes around the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -145,21 +143,6 @@ def bulk(session: Session, reason: str) -> None:
     the log; the entry names the reason (and the job) so the rows can still be traced.
     """
     session.info[BULK_KEY] = reason
-
-
-@contextmanager
-def bulk_writes(session: Session, reason: str) -> Iterator[None]:
-    """Audit the writes flushed inside the block as ``bulk`` does, then as before: for the thousands of
-    rows one step of a request makes (a lab file's template tasks) amid writes audited row by row."""
-    before = session.info.get(BULK_KEY)
-    session.info[BULK_KEY] = reason
-    try:
-        yield
-    finally:
-        if before is None:
-            session.info.pop(BULK_KEY, None)
-        else:
-            session.info[BULK_KEY] = before
 
 
 @event.listens_for(Session, "after_flush")
