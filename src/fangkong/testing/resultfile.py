@@ -428,7 +428,7 @@ def _first_filled_row(columns: Sequence[pa.Array]) -> int | None:
         if any(_is_filled(column[index]) for column in head):
             return index
     filled = np.logical_or.reduce(
-        [_mask(pc.greater(pc.binary_length(pc.utf8_trim_whitespace(column)), 0)) for column in columns])
+        [mask_of(pc.greater(pc.binary_length(pc.utf8_trim_whitespace(column)), 0)) for column in columns])
     return int(np.argmax(filled)) if filled.any() else None
 
 
@@ -521,7 +521,7 @@ def _check(cells: dict[str, pa.Array], rows: np.ndarray, *, now: datetime, name:
     text = {key: pc.utf8_trim_whitespace(column.fill_null("")) for key, column in cells.items()}
     # A tube code typed in groups ("0012 3456") is still one barcode.
     text["tube_code"] = pc.replace_substring(text["tube_code"], " ", "")
-    filled = {key: _mask(pc.greater(pc.binary_length(column), 0)) for key, column in text.items()}
+    filled = {key: mask_of(pc.greater(pc.binary_length(column), 0)) for key, column in text.items()}
     # A row with nothing in the template's columns carries no result (Excel leaves such rows at the end).
     has_any = np.logical_or.reduce(list(filled.values()))
     if not has_any.all():
@@ -576,7 +576,7 @@ def _check(cells: dict[str, pa.Array], rows: np.ndarray, *, now: datetime, name:
     return ResultFile(rows=table, errors=found.sorted())
 
 
-def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def mask_of(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A boolean Arrow array as a NumPy mask, null counting as false."""
     return np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -608,18 +608,18 @@ def _parse_times(column: pa.Array, filled: np.ndarray) -> tuple[np.ndarray, np.n
             break
         part = column if todo.size == len(column) else column.take(pa.array(todo))
         stamps = pc.strptime(part, format=fmt, unit="us", error_is_null=True)
-        ok = _mask(pc.is_valid(stamps))
+        ok = mask_of(pc.is_valid(stamps))
         # glibc's strptime reads "21-1-20" as the year 21, and rolls 31 April over to 1 May and 14:30:60 over
         # to 14:31:00. Such rows are left to the strict parser, which refuses them; finding them costs a
         # look at the texts of the few rows whose parsed value could be one.
-        suspect = ok & _mask(pc.less(pc.year(stamps), 1000))
+        suspect = ok & mask_of(pc.less(pc.year(stamps), 1000))
         # (With a zone, the day is that of UTC, which may differ from the one written.)
-        may_roll = ok.copy() if zoned else ok & _mask(pc.less_equal(pc.day(stamps), 3))
-        suspect[may_roll] |= _mask(pc.match_substring_regex(part.take(pa.array(np.flatnonzero(may_roll))),
+        may_roll = ok.copy() if zoned else ok & mask_of(pc.less_equal(pc.day(stamps), 3))
+        suspect[may_roll] |= mask_of(pc.match_substring_regex(part.take(pa.array(np.flatnonzero(may_roll))),
                                                             r"[-/](?:29|30|31)[ T]"))
         if "%S" in fmt:
-            may_leap = ok & _mask(pc.less_equal(pc.second(stamps), 1))
-            suspect[may_leap] |= _mask(pc.match_substring(part.take(pa.array(np.flatnonzero(may_leap))), ":6"))
+            may_leap = ok & mask_of(pc.less_equal(pc.second(stamps), 1))
+            suspect[may_leap] |= mask_of(pc.match_substring(part.take(pa.array(np.flatnonzero(may_leap))), ":6"))
         if not zoned:
             stamps = pc.assume_timezone(stamps, timezone=LAB_TIMEZONE, ambiguous="earliest", nonexistent="earliest")
         good = ok & ~suspect
@@ -663,7 +663,7 @@ def _parse_time_text(value: str) -> datetime | None:
 def _ct_values(column: pa.Array, filled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each Ct value as a float (NaN when empty or bad), and whether it is a number from 0 to 50."""
     # Plain decimals only: digits with at most one point (no sign, exponent, "nan" or "inf").
-    numeric = filled & _mask(pc.ascii_is_decimal(pc.replace_substring(column, ".", "", max_replacements=1)))
+    numeric = filled & mask_of(pc.ascii_is_decimal(pc.replace_substring(column, ".", "", max_replacements=1)))
     kept = pc.if_else(pa.array(numeric), column, pa.scalar(None, pa.string()))
     values = np.asarray(pc.cast(kept, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False),
                         dtype=np.float64)

@@ -455,11 +455,13 @@ def _store_matched(session: Session, rows: pa.Table, matched: _Matched, lab_id: 
     """
     connection = session.connection()
     refused: tuple[type[BaseException], ...] = (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
-    chosen = np.arange(rows.num_rows) if among is None else np.flatnonzero(_flags(among))
     # In the order of the tubes, each new key of the primary key goes to the end of its index (new
     # tubes have the highest ids) rather than to a random page: half the time for a million.
-    tube_ids = pc.take(matched.tube_ids, chosen)
-    order = pc.take(pa.array(chosen), pc.sort_indices(tube_ids))
+    if among is None:
+        order = pc.sort_indices(matched.tube_ids)
+    else:
+        chosen = pa.array(np.flatnonzero(resultfile.mask_of(among)))
+        order = pc.take(chosen, pc.sort_indices(pc.take(matched.tube_ids, chosen)))
     try:
         with session.begin_nested():
             session.add(record)
@@ -496,18 +498,13 @@ def _store_new(session: Session, rows: pa.Table, matched: _Matched, lab_id: int,
         lines = session.execute(query).scalar()
     on_file = _read_lines(lines, _ON_FILE)
     existing = pc.take(on_file.column("outcome"), pc.index_in(matched.tube_ids, value_set=on_file.column("id")))
-    differs = _flags(pc.and_(pc.is_valid(existing), pc.not_equal(existing, rows.column("result"))))
+    differs = resultfile.mask_of(pc.not_equal(existing, rows.column("result")))  # null: none on file
     if differs.any():
         where = np.flatnonzero(differs)
         _refuse([_recorded_differently(code, was, row) for code, was, row in zip(
             rows.column("tube_code").take(where).to_pylist(), existing.take(where).to_pylist(),
             rows.column("row").take(where).to_pylist(), strict=True)])
     return _store_matched(session, rows, matched, lab_id, record, now, among=pc.is_null(existing))
-
-
-def _flags(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A boolean Arrow array as a NumPy one."""
-    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _insert_results(session: Session, columns: dict[str, pa.Array], *, lab_id: int, import_id: int,
