@@ -6,14 +6,18 @@ Writes the city first when ``--data`` holds no dataset (``synth.dataset.write_da
 persons, 14 days, seed 1, about 70 s). Then, in one process:
 
 - the busiest place and the busiest market, with their check-ins: the heavy tail the engine must hold;
-- a plain DuckDB scan reading all four presence columns, twice: with integer times
-  (``max(epoch_us(t_out) - epoch_us(t_in))``, the baseline of the ratio) and as literally specified
-  (``max(t_out - t_in)``, whose interval arithmetic alone costs DuckDB several times the reading);
-- ``tracing.engine.trace`` of 1,000 cases (``--repeat`` times, fastest kept): the true infections of
-  the ground truth, reported a day after onset (five days after infection when without symptoms) and
-  isolated 12 hours later, filled up with random residents who are not infected, reported at a
-  random moment of days 3–14 the same way; contacts are given no isolation, so every close
-  contact's own window runs to the end of the data (the largest second hop);
+- a plain DuckDB scan reading all four presence columns with integer times
+  (``max(epoch_us(t_out) - epoch_us(t_in))``, the baseline of the ratio), and once as literally
+  specified (``max(t_out - t_in)``, whose interval arithmetic alone costs DuckDB several times the
+  reading);
+- ``tracing.engine.trace`` of 1,000 cases: the true infections of the ground truth, reported a day
+  after onset (five days after infection when without symptoms) and isolated 12 hours later, filled
+  up with random residents who are not infected, reported at a random moment of days 3–14 the same
+  way; contacts are given no isolation, so every close contact's own window runs to the end of the
+  data (the largest second hop);
+- the scan and the trace alternate, ``--repeat`` pairs: this machine's speed drifts by a quarter
+  within minutes, and a scan timed seconds before its trace sees the same machine. Both ratios are
+  printed: the median of the pairs' ratios, and the fastest trace over the fastest scan;
 - the peak resident memory of the process, and the contacts of each kind;
 - against the ground truth: of the true infections reported on a day, the share that were already
   contacts (of each kind) of the true cases reported before that day began, traced with the presence
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -53,7 +58,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="of the city, and of the cases filled up")
     parser.add_argument("--cases", type=int, default=1_000)
     parser.add_argument("--ruleset", default="protocol-8")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="pairs of a scan and a trace")
     parser.add_argument("--no-literal-scan", action="store_true", help="skip the slow interval-arithmetic scan")
     parser.add_argument("--write-cases", type=Path, metavar="CSV",
                         help="only write the cases as a CSV for `fangkong trace --cases`, and stop")
@@ -88,32 +93,37 @@ def main() -> None:
     print(f"busiest place: {busiest[1]} {busiest[2]} (#{busiest[0]}), {busiest[3]:,} check-ins in {manifest.days} "
           f"days; busiest market: {market[1]} (#{market[0]}), {market[2]:,} check-ins")
 
-    scans = [_timed(lambda: con.execute(
-        f"select count(*), sum(person_id), sum(place_id), max(epoch_us(t_out) - epoch_us(t_in)) "
-        f"from read_parquet('{presence}')").fetchall()) for _ in range(args.repeat)]
-    scan = min(scans)
-    print(f"plain scan, 4 columns, integer times: {scan:.2f} s (runs: {_runs(scans)})")
     if not args.no_literal_scan:
         literal = _timed(lambda: con.execute(
             f"select count(*), sum(person_id), sum(place_id), max(t_out - t_in) "
             f"from read_parquet('{presence}')").fetchall())
         print(f"plain scan, 4 columns, as specified (max(t_out - t_in), interval arithmetic): {literal:.2f} s")
-    con.close()
 
     cases, true_cases = pick_cases(args.data, args.cases, args.seed)
     print(f"cases: {len(cases):,} ({len(true_cases):,} true infections, {len(cases) - len(true_cases):,} random "
           f"residents); rule set {args.ruleset}: look back {rules.lookback_days} days, close minutes "
           f"{dict(rules.close_contact_minutes)}, exposed {', '.join(rules.exposed_categories)}")
     source = Source.from_dataset(args.data)
-    runs, result = [], None
+    scans: list[float] = []
+    runs: list[float] = []
+    result = None
     for _ in range(args.repeat):
+        result = None  # the last trace's result is let go, untimed, before the next pair
+        scans.append(_timed(lambda: con.execute(
+            f"select count(*), sum(person_id), sum(place_id), max(epoch_us(t_out) - epoch_us(t_in)) "
+            f"from read_parquet('{presence}')").fetchall()))
         begin = time.perf_counter()
         result = trace(source, cases, rules)
         runs.append(time.perf_counter() - begin)
+    con.close()
     assert result is not None
-    best = min(runs)
+    scan, best = min(scans), min(runs)
+    ratios = [t / s for s, t in zip(scans, runs, strict=True)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"trace: {best:.2f} s (runs: {_runs(runs)}); trace / plain scan = {best / scan:.1f}x")
+    print(f"plain scan, 4 columns, integer times: {scan:.2f} s (runs: {_runs(scans)})")
+    print(f"trace: {best:.2f} s (runs: {_runs(runs)})")
+    print(f"trace / plain scan: {statistics.median(ratios):.1f}x, the median of the pairs "
+          f"({', '.join(f'{r:.1f}' for r in ratios)}); {best / scan:.1f}x, fastest over fastest")
     print(f"peak resident memory of the process: {peak:,.0f} MiB")
     counts = result.counts
     print(f"contacts: {counts[ContactKind.CLOSE]:,} close, {counts[ContactKind.SECONDARY]:,} secondary, "
