@@ -1156,25 +1156,30 @@ def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
     (case, then close contact), carried in the low bits of the maxima.
     """
     rows = group.close  # the records at close-contact places, the minimum long: on either side
+    role = None
     if marks is not None:  # who is who from a table of one byte a person; ranks for close contacts only
         status = marks[rows.person]
-        src = np.flatnonzero(status == A_CLOSE)
-        rank: npt.NDArray[np.integer[Any]] = closes.rank_of(rows.person[src])
-        free = status == ANYONE
+        src, tgt = np.flatnonzero(status == A_CLOSE), np.flatnonzero(status == ANYONE)
     else:
         role = closes.role.find(rows.person)
-        src = np.flatnonzero(role >= 0)
-        rank = role[src]
-        free = role == -1
+        src, tgt = np.flatnonzero(role >= 0), np.flatnonzero(role == -1)
+    if not len(src) or not len(tgt):
+        return _Evidence.concat([])
+    # Only the places where both sides have records count: once most people have evidence, the close
+    # contacts' records elsewhere (a third of them); early on, the others' records elsewhere.
+    t_key = rows.key[tgt]
+    t_place = rows.place(t_key)
     s_key = rows.key[src]
     s_place = rows.place(s_key)
+    src, s_key, s_place = _at_places(t_place, len(places.kind), src, s_key, s_place)
+    rank: npt.NDArray[np.integer[Any]] = closes.rank_of(rows.person[src]) if role is None else role[src]
     s_in = np.maximum(rows.t_in(s_key), closes.start[rank])
     s_out = np.minimum(rows.t_out[src], closes.end[rank])
     long_enough = np.flatnonzero(s_out - s_in >= places.need[s_place])
     s_place, rank, s_in, s_out = s_place[long_enough], rank[long_enough], s_in[long_enough], s_out[long_enough]
-    tgt = np.flatnonzero(free)
-    if not len(s_place) or not len(tgt):
+    if not len(s_place):
         return _Evidence.concat([])
+    tgt, t_key, t_place = _at_places(s_place, len(places.kind), tgt, t_key, t_place)
     s_key = (s_place << rows.shift) | (s_in - rows.origin)
     order = np.argsort(s_key, kind="stable")  # clipping moved a few; the rest keep the day's order
     s_key, s_place, rank, s_in, s_out = s_key[order], s_place[order], rank[order], s_in[order], s_out[order]
@@ -1195,8 +1200,7 @@ def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
     best_at = np.zeros(len(s_key), dtype=np.int64)
     best_at[starts] = np.maximum.reduceat(((s_out - rows.origin) << bits) | (top - rank), starts)
 
-    t_key = rows.key[tgt]
-    t_place, t_in, t_out = rows.place(t_key), rows.t_in(t_key), rows.t_out[tgt]
+    t_in, t_out = rows.t_in(t_key), rows.t_out[tgt]
     t_need = places.need[t_place]
     before = np.searchsorted(s_key, t_key, "right") - 1
     b = np.maximum(before, 0)
@@ -1216,6 +1220,16 @@ def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
 
 
 # -- Array helpers ------------------------------------------------------------------------------------
+
+
+def _at_places(where: Ints, places: int, rows: Ints, key: Ints, place: Ints) -> tuple[Ints, Ints, Ints]:
+    """``rows`` with their keys and (dense) places, of those at a place of ``where`` only."""
+    held = np.zeros(places, dtype=np.bool_)
+    held[where] = True
+    there = held[place]
+    if there.all():
+        return rows, key, place
+    return rows[there], key[there], place[there]
 
 
 def _positions(rows: npt.NDArray[Any]) -> npt.NDArray[Any]:
