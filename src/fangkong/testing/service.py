@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, Integer, Row, any_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -496,11 +496,19 @@ def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | 
         return counts
     with system_access(session):
         # The reactions reach persons of the tube, wherever the importing lab's scope ends.
-        tubes: list[_Row] = []
+        tubes: list[_Reacting] = []
         samples: dict[int, list[_Row]] = defaultdict(list)
         for chunk in _chunks(session, sorted(set(tube_ids))):
-            tubes += session.execute(select(*_TUBE_FIELDS).join(TubeResult, TubeResult.tube_id == Tube.id)
-                                     .where(_among(session, Tube.id, chunk))).all()
+            # The tubes and their results are read apart, each by its primary key, and put together
+            # here: the results were written a moment ago, in this transaction, and the planner's
+            # statistics may not know them yet (a table emptied and analysed before counts as empty).
+            # Joined, a plan made for an empty table walks every result once for each tube.
+            found = {r.tube_id: r for r in session.execute(
+                select(TubeResult.tube_id, TubeResult.outcome, TubeResult.tested_at)
+                .where(_among(session, TubeResult.tube_id, chunk)))}
+            tubes += [_Reacting(*tube, found[tube.id].outcome, found[tube.id].tested_at)
+                      for tube in session.execute(select(*_TUBE_FIELDS).where(_among(session, Tube.id, chunk)))
+                      if tube.id in found]
             for s in session.execute(select(*_SAMPLE_FIELDS).where(_among(session, Sample.tube_id, chunk))
                                      .order_by(Sample.id)):
                 samples[s.tube_id].append(s)
@@ -517,11 +525,23 @@ def apply_results(session: Session, tube_ids: Sequence[int], *, now: datetime | 
 
 _Row = Row[*tuple[Any, ...]]  # a plain row of a query
 
-# What the loop reads of a reacting tube (with its result) and of its samples: plain rows, not
-# ORM objects, as a file brings tens of thousands of them.
-_TUBE_FIELDS = (Tube.id, Tube.code, Tube.round_id, Tube.pool_size, Tube.purpose, Tube.jurisdiction_code,
-                TubeResult.outcome, TubeResult.tested_at)
+# What the loop reads of a reacting tube and of its samples: plain rows, not ORM objects, as a file
+# brings tens of thousands of them.
+_TUBE_FIELDS = (Tube.id, Tube.code, Tube.round_id, Tube.pool_size, Tube.purpose, Tube.jurisdiction_code)
 _SAMPLE_FIELDS = (Sample.id, Sample.tube_id, Sample.person_id, Sample.sampled_at, Sample.jurisdiction_code)
+
+
+class _Reacting(NamedTuple):
+    """A tube whose new result the pool loop reacts to (``_TUBE_FIELDS``), with the result."""
+
+    id: int
+    code: str
+    round_id: int
+    pool_size: int
+    purpose: Purpose
+    jurisdiction_code: str
+    outcome: Outcome
+    tested_at: datetime
 
 
 def _chunks(session: Session, ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
@@ -570,12 +590,12 @@ class _PoolLoop:
                     _among(self.session, Control.person_id, chunk))).scalars():
                 self.controlled[(control.round_id, control.person_id)] = control
 
-    def round_of(self, tube: _Row) -> Round:
+    def round_of(self, tube: _Reacting) -> Round:
         if tube.round_id not in self.rounds:
             self.rounds[tube.round_id] = self.session.get_one(Round, tube.round_id)
         return self.rounds[tube.round_id]
 
-    def react(self, tube: _Row, samples: Sequence[_Row]) -> None:
+    def react(self, tube: _Reacting, samples: Sequence[_Row]) -> None:
         """The reaction to one tube's new result (``tube`` carries the result's outcome and time)."""
         round_ = self.round_of(tube)
         outcome = tube.outcome
@@ -606,7 +626,7 @@ class _PoolLoop:
             self.order(round_, tube, samples, kind)
             self.counts["invalid"] += 1
 
-    def control(self, round_: Round, tube: _Row, sample: _Row, reason: ControlReason) -> None:
+    def control(self, round_: Round, tube: _Reacting, sample: _Row, reason: ControlReason) -> None:
         """Put a person under temporary control (keeping a control already running)."""
         key = (round_.id, sample.person_id)
         if key not in self.controlled:
@@ -626,7 +646,7 @@ class _PoolLoop:
                                                    person_id=sample.person_id, round_id=round_.id))
         return True
 
-    def report_positive(self, round_: Round, tube: _Row, sample: _Row) -> None:
+    def report_positive(self, round_: Round, tube: _Reacting, sample: _Row) -> None:
         """A positive single tube: the person's control (started now if none runs) becomes a case."""
         control = self.controlled.pop((round_.id, sample.person_id), None)
         if control is None:
@@ -639,7 +659,7 @@ class _PoolLoop:
             jurisdiction_code=sample.jurisdiction_code, person_id=sample.person_id, round_id=round_.id,
             tube_id=tube.id, sampled_at=sample.sampled_at, tested_at=tube.tested_at))
 
-    def order(self, round_: Round, tube: _Row, samples: Sequence[_Row], kind: OrderKind) -> None:
+    def order(self, round_: Round, tube: _Reacting, samples: Sequence[_Row], kind: OrderKind) -> None:
         """One re-sampling order per community of the tube's members, due by the rule set's clock."""
         due = self.now + timedelta(hours=rules_of(round_).retest_hours)
         by_community: dict[str, list[_Row]] = defaultdict(list)
