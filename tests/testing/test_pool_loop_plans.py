@@ -32,9 +32,9 @@ pytestmark = pytest.mark.skipif(DB != "postgresql", reason="the plans of Postgre
 JOINS = {"Nested Loop", "Hash Join", "Merge Join"}
 
 
-def scans_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
+def nodes_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Every node of an EXPLAIN (FORMAT JSON) plan, the top one first."""
-    return [plan, *(node for child in plan.get("Plans", []) for node in scans_of(child))]
+    return [plan, *(node for child in plan.get("Plans", []) for node in nodes_of(child))]
 
 
 def test_the_pool_loop_reads_results_apart_when_statistics_count_them_none(
@@ -72,7 +72,7 @@ def test_the_pool_loop_reads_results_apart_when_statistics_count_them_none(
             cursor.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
             found = cursor.fetchone()[0]
         plan = (found if isinstance(found, list) else json.loads(found))[0]["Plan"]
-        nodes = scans_of(plan)
+        nodes = nodes_of(plan)
         assert any(node.get("Relation Name") == "tube_results" for node in nodes), statement
         # Read by themselves: once, whatever the planner believes of their number, never inside a
         # join whose other side multiplies the work.

@@ -616,7 +616,7 @@ def _parse_times(column: pa.Array, filled: np.ndarray) -> tuple[np.ndarray, np.n
         # (With a zone, the day is that of UTC, which may differ from the one written.)
         may_roll = ok.copy() if zoned else ok & mask_of(pc.less_equal(pc.day(stamps), 3))
         suspect[may_roll] |= mask_of(pc.match_substring_regex(part.take(pa.array(np.flatnonzero(may_roll))),
-                                                            r"[-/](?:29|30|31)[ T]"))
+                                                              r"[-/](?:29|30|31)[ T]"))
         if "%S" in fmt:
             may_leap = ok & mask_of(pc.less_equal(pc.second(stamps), 1))
             suspect[may_leap] |= mask_of(pc.match_substring(part.take(pa.array(np.flatnonzero(may_leap))), ":6"))
