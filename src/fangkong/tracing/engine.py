@@ -78,8 +78,6 @@ PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 PRESENCE_COLUMNS = ("person_id", "place_id", "t_in", "t_out")
 # Candidate pairs of the first hop expanded at once: bounds the memory of one step to a few hundred MB.
 CHUNK = 4_000_000
-# Records looked up, keyed and checked at a time as a partition is read: a block's columns stay in cache.
-BLOCK = 1 << 15
 # Ids from 0 up to this are looked up in a table indexed by the id; others by binary search.
 DIRECT_IDS = 1 << 27
 # Ids spread over more than this many times their number are told apart by sorting, not counting.
@@ -431,13 +429,13 @@ class _IdIndex:
     def __init__(self, ids: Ints, values: npt.NDArray[np.integer[Any]] | None = None, *, upto: int = 0,
                  dtype: type[np.integer[Any]] = np.int32, ordered: bool = True) -> None:
         values = np.arange(len(ids), dtype=dtype) if values is None else values.astype(dtype)
-        self._table: npt.NDArray[np.integer[Any]] | None = None
+        self.table: npt.NDArray[np.integer[Any]] | None = None  # indexed by the id, when one serves
         lowest, highest = (0, 0) if not len(ids) else (int(ids[0]), int(ids[-1])) if ordered else (
             int(ids.min()), int(ids.max()))
         size = max(highest, upto) + 1
         if len(ids) and lowest >= 0 and size <= DIRECT_IDS:
-            self._table = np.full(size, -1, dtype=dtype)
-            self._table[ids] = values
+            self.table = np.full(size, -1, dtype=dtype)
+            self.table[ids] = values
         elif not ordered:
             order = np.argsort(ids, kind="stable")
             ids, values = ids[order], values[order]
@@ -445,12 +443,12 @@ class _IdIndex:
 
     def find(self, query: Ints) -> npt.NDArray[np.integer[Any]]:
         """The value of each id of ``query``, or -1."""
-        if self._table is not None:
-            if not len(query) or (query.min() >= 0 and query.max() < len(self._table)):
-                return self._table[query]
-            inside = (query >= 0) & (query < len(self._table))
-            found = np.full(len(query), -1, dtype=self._table.dtype)
-            found[inside] = self._table[query[inside]]
+        if self.table is not None:
+            if not len(query) or (query.min() >= 0 and query.max() < len(self.table)):
+                return self.table[query]
+            inside = (query >= 0) & (query < len(self.table))
+            found = np.full(len(query), -1, dtype=self.table.dtype)
+            found[inside] = self.table[query[inside]]
             return found
         if not len(self.ids):
             return np.full(len(query), -1, dtype=np.int64)
@@ -871,12 +869,11 @@ def _days(group: list[_Partition]) -> tuple[date, ...]:
 def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
     """The records of ``table`` (no nulls) at places that count and of some length, sorted.
 
-    The columns, each in one piece as read from one file, are used in place rather than copied. Block
-    by block, so that each block is worked on while in the processor's cache rather than in a pass over
-    whole columns each, the places are looked up, the order is checked on the sort key, and the records
-    that the second hop searches are picked out, keyed. Records of unknown places, of places whose
-    category counts for nothing, or of no length cannot make a contact: a partition that holds some, or
-    is not in order, is filtered and sorted whole.
+    The columns, each in one piece as read from one file, are used in place rather than copied. One
+    compiled pass checks that every record is at a place that counts, of some length and in order of
+    the sort key, and picks out, keyed, the records that the second hop searches. Records of unknown
+    places, of places whose category counts for nothing, or of no length cannot make a contact: a
+    partition that holds some, or is not in order, is filtered and sorted whole.
     """
     table = table.combine_chunks()  # a copy only when the partition has several files
     person, place_id, t_in, t_out = (_ints(table[name]) for name in PRESENCE_COLUMNS)
@@ -885,27 +882,16 @@ def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
     known = part.first_in > -NEVER and part.last_out < NEVER
     origin = part.first_in if known else 0
     shift = max(1, part.last_out - origin + 1).bit_length() if known else 0
-    if size and known and shift + max(1, len(places.kind)).bit_length() <= 62:
-        close: list[list[Ints]] = [[], [], []]  # person, key, t_out
-        last_key = -1
-        for at in range(0, size, BLOCK):
-            rows = slice(at, at + BLOCK)
-            place = places.dense(place_id[rows])
-            block_in, block_out = t_in[rows], t_out[rows]
-            stay = block_out - block_in
-            if place.min() < 0 or stay.min() <= 0:
-                break
-            key = np.left_shift(place, shift)
-            key += block_in
-            key -= origin  # (place << shift) | (t_in - origin)
-            if key[0] < last_key or not _increasing(key, strictly=False):
-                break
-            last_key = int(key[-1])
-            chosen = np.flatnonzero(stay >= places.close_need[place])  # see _targets
-            for out, column in zip(close, (person[rows], key, block_out), strict=True):
-                out.append(column.take(chosen))
-        else:
-            c_person, c_key, c_out = (np.concatenate(column) for column in close)
+    dense = places.counted.table
+    if size and known and dense is not None and shift + max(1, len(places.kind)).bit_length() <= 62:
+        # Only the pages of these arrays that the picked records reach are ever touched.
+        close = [np.empty(size, dtype=np.int64) for _ in range(3)]  # person, key, t_out
+        from fangkong.tracing import kernels  # Numba takes a moment to load: not before a trace needs it
+
+        picked = kernels.pick_searched(person, place_id, t_in, t_out, dense, places.close_need, shift, origin,
+                                       *close)
+        if picked >= 0:
+            c_person, c_key, c_out = (column[:picked] for column in close)
             return _Rows(person, place_id, t_in, t_out, origin, shift, _Keyed(c_person, c_key, c_out, origin, shift))
     place = places.dense(place_id)
     keep = np.flatnonzero((place >= 0) & (t_out > t_in))
@@ -1153,7 +1139,7 @@ def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
     latest — a running maximum of time out up to t_in — when they stayed at least the minimum past
     t_in; else by the next close contact to come in, when they came in at least the minimum before
     t_out (and stayed the minimum: shorter records were dropped). Ties go to the smallest rank
-    (case, then close contact), carried in the low bits of the maxima.
+    (case, then close contact). Both sides are walked once together (``kernels.best_sources``).
     """
     rows = group.close  # the records at close-contact places, the minimum long: on either side
     role = None
@@ -1182,40 +1168,15 @@ def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
     tgt, t_key, t_place = _at_places(s_place, len(places.kind), tgt, t_key, t_place)
     s_key = (s_place << rows.shift) | (s_in - rows.origin)
     order = np.argsort(s_key, kind="stable")  # clipping moved a few; the rest keep the day's order
-    s_key, s_place, rank, s_in, s_out = s_key[order], s_place[order], rank[order], s_in[order], s_out[order]
-    bits = max(1, len(closes.ids)).bit_length()
-    top = (1 << bits) - 1
-    mask = (1 << rows.shift) - 1
-    if rows.shift + bits > 62:
-        raise ValueError("too many close contacts over too long a time to search together")
+    t_out = rows.t_out[tgt]
+    first, until, chosen = (np.empty(len(t_key), dtype=np.int64) for _ in range(3))
+    from fangkong.tracing import kernels  # see _rows_of
 
-    # The latest time out so far at each place (the place in the high bits resets it), and among the
-    # records that reach it, the smallest rank: a running maximum over runs of the same latest time out.
-    latest = np.maximum.accumulate((s_place << rows.shift) | (s_out - rows.origin))
-    reaches = ((s_place << rows.shift) | (s_out - rows.origin)) == latest
-    run = np.cumsum(np.concatenate([[True], latest[1:] != latest[:-1]]))
-    tie = np.maximum.accumulate((run << bits) | np.where(reaches, top - rank, 0))
-    # The best of each group of records that came in at the same moment at the same place.
-    starts = np.flatnonzero(np.concatenate([[True], s_key[1:] != s_key[:-1]]))
-    best_at = np.zeros(len(s_key), dtype=np.int64)
-    best_at[starts] = np.maximum.reduceat(((s_out - rows.origin) << bits) | (top - rank), starts)
-
-    t_in, t_out = rows.t_in(t_key), rows.t_out[tgt]
-    t_need = places.need[t_place]
-    before = np.searchsorted(s_key, t_key, "right") - 1
-    b = np.maximum(before, 0)
-    a_until = (latest[b] & mask) + rows.origin
-    a_ok = (before >= 0) & (s_place[b] == t_place) & (a_until >= t_in + t_need)
-    after = np.minimum(before + 1, len(s_key) - 1)
-    b_ok = ~a_ok & (before + 1 < len(s_key)) & (s_place[after] == t_place) & (s_in[after] <= t_out - t_need)
-
-    # The evidence, of the records matched only.
-    ok = np.flatnonzero(a_ok | b_ok)
-    a_ok, b, after, a_until = a_ok[ok], b[ok], after[ok], a_until[ok]
-    first = np.where(a_ok, t_in[ok], s_in[after])
-    until = np.where(a_ok, a_until, (best_at[after] >> bits) + rows.origin)
-    chosen_rank = np.where(a_ok, top - (tie[b] & top), top - (best_at[after] & top))
-    return _Evidence(rows.person[tgt[ok]], closes.case[chosen_rank], closes.ids[chosen_rank], t_place[ok], first,
+    kernels.best_sources(s_key[order], s_out[order], rank[order].astype(np.int64, copy=False), t_key, t_out,
+                         places.need[t_place], rows.shift, rows.origin, first, until, chosen)
+    ok = np.flatnonzero(chosen >= 0)
+    chosen, until = chosen[ok], until[ok]
+    return _Evidence(rows.person[tgt[ok]], closes.case[chosen], closes.ids[chosen], t_place[ok], first[ok],
                      np.minimum(until, t_out[ok]), until)
 
 
