@@ -23,13 +23,14 @@ and both hops are searches in that order rather than joins:
 - first hop: for each record of a case, the records that can overlap it are those of the place that
   came in before it left and no earlier than it came in minus the place's longest stay: one binary
   search at each end, then the exact overlap of each candidate pair (every pair is evidence);
-- second hop: for each record of anyone else at a place of a close-contact category, two binary
-  searches into the close contacts' records sorted the same way find the best evidence at once: the
-  close contact present when they came in who stayed the latest (a running maximum), or else the
-  next close contact to come in. No pair is formed.
+- second hop: the records of anyone else at a place of a close-contact category and the close
+  contacts' records there, both sorted the same way, are walked together once, which finds each
+  record's best evidence at once: the close contact present when they came in who stayed the latest
+  (a running maximum), or else the next close contact to come in. No pair is formed.
 
-A partition is read once, by two threads a partition or two ahead of the search (Parquet decoding
-and most numpy work leave the interpreter free), and only when a window reaches its time range (from
+A partition is read once, by two threads a partition or two ahead of the search (Parquet decoding,
+most numpy work and the compiled loops of ``kernels`` leave the interpreter free), and only when a
+window reaches its time range (from
 the files' statistics); its columns are used as read, and the records that the second hop searches
 (on either side: those at close-contact places, the minimum long) are picked out meanwhile. Days
 whose records can overlap (a partition's time range reaching into another's) are searched together;
