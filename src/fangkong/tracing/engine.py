@@ -30,16 +30,16 @@ and both hops are searches in that order rather than joins:
 
 A partition is read once, by two threads a partition or two ahead of the search (Parquet decoding,
 most numpy work and the compiled loops of ``kernels`` leave the interpreter free), and only when a
-window reaches its time range (from
-the files' statistics); its columns are used as read, and the records that the second hop searches
-(on either side: those at close-contact places, the minimum long) are picked out meanwhile. Days
-whose records can overlap (a partition's time range reaching into another's) are searched together;
-the synthetic city's local days never do. Groups of days are searched two at a time, and as groups
-do not overlap in time, a group's second hop starts as soon as the first hop has passed it: a close
-contact's window cannot begin on a later group than the one they are found on, so the close contacts
-reaching a group are all known by then (those found later are dropped from its results), and its
-records are released once both hops are done. A person with secondary evidence on an earlier group
-is not searched for on later ones. docs/tracing.md tells the rules and the measurements.
+window reaches its time range (from the files' statistics); its columns are used as read, and the
+records that the second hop searches (on either side: those at close-contact places, the minimum
+long) are picked out meanwhile. Days whose records can overlap (a partition's time range reaching
+into another's) are searched together; the synthetic city's local days never do. Groups of days are
+searched two at a time, and as groups do not overlap in time, a group's second hop starts as soon as
+the first hop has passed it: a close contact's window cannot begin on a later group than the one
+they are found on, so the close contacts reaching a group are all known by then (those found later
+are dropped from its results), and its records are released once both hops are done. A person with
+secondary evidence on an earlier group is not searched for on later ones. docs/tracing.md tells the
+rules and the measurements.
 """
 
 from __future__ import annotations
