@@ -77,8 +77,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = np.iinfo(np.int64).max
 PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 PRESENCE_COLUMNS = ("person_id", "place_id", "t_in", "t_out")
-# Candidate pairs of the first hop expanded at once: bounds the memory of one step to a few hundred MB.
-CHUNK = 4_000_000
 # Ids from 0 up to this are looked up in a table indexed by the id; others by binary search.
 DIRECT_IDS = 1 << 27
 # Ids spread over more than this many times their number are told apart by sorting, not counting.
@@ -1118,17 +1116,12 @@ def _case_overlaps(rows: _Rows, cases: _Cases, places: _Places) -> _Evidence:
     mine, case, start, end = mine[inside], case[inside], start[inside], end[inside]
     place = places.dense(rows.place_id[mine])
     lo, hi = rows.overlapping(place, start, end, places)
-    found = []
-    for part in _chunks(hi - lo, CHUNK):
-        owner, other = _expand(lo[part], hi[part])
-        owner = part[owner]
-        first = np.maximum(rows.t_in[other], start[owner])
-        last = np.minimum(rows.t_out[other], end[owner])
-        ok = np.flatnonzero((last - first >= places.need[place[owner]]) & ~is_case[other])
-        owner, other = owner[ok], other[ok]
-        found.append(_Evidence(rows.person[other], cases.ids[case[owner]], np.full(len(other), -1, dtype=np.int64),
-                               place[owner], first[ok], last[ok], end[owner]))
-    return _Evidence.concat(found)
+    from fangkong.tracing import kernels  # see _rows_of
+
+    owner, other, first, last = kernels.case_pairs(lo, hi, start, end, places.need[place], rows.t_in, rows.t_out,
+                                                   is_case)
+    return _Evidence(rows.person[other], cases.ids[case[owner]], np.full(len(other), -1, dtype=np.int64),
+                     place[owner], first, last, end[owner])
 
 
 def _secondary_overlaps(group: _Rows, closes: _Closes, places: _Places,
@@ -1205,17 +1198,6 @@ def _expand(lo: Ints, hi: Ints) -> tuple[Ints, Ints]:
     owner = np.repeat(np.arange(len(lo), dtype=np.int64), counts)
     offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     return owner, np.repeat(lo, counts) + offsets
-
-
-def _chunks(sizes: Ints, limit: int) -> Iterator[Ints]:
-    """Consecutive runs of positions whose sizes add up to at most ``limit`` (at least one position each)."""
-    ends = np.cumsum(np.maximum(sizes, 0))
-    begin = 0
-    while begin < len(sizes):
-        base = int(ends[begin - 1]) if begin else 0
-        stop = max(begin + 1, int(np.searchsorted(ends, base + limit, "right")))
-        yield np.arange(begin, stop, dtype=np.int64)
-        begin = stop
 
 
 def _dense(ids: Ints) -> tuple[Ints, int]:

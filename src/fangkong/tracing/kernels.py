@@ -104,3 +104,30 @@ def best_sources(s_key: Ints, s_out: Ints, rank: Ints, t_key: Ints, t_out: Ints,
             first[k], until[k], chosen[k] = (s_key[at] & mask) + origin, group_out[at], group_rank[at]
         else:
             chosen[k] = -1
+
+
+@njit(nogil=True, cache=True)
+def case_pairs(lo: Ints, hi: Ints, start: Ints, end: Ints, need: Ints, t_in: Ints, t_out: Ints,
+               is_case: np.ndarray) -> tuple[Ints, Ints, Ints, Ints]:
+    """The pairs of the first hop: for each case record ``k`` clipped to [``start[k]``, ``end[k]``), the
+    records ``j`` in [``lo[k]``, ``hi[k]``) of persons not cases (``is_case`` by record) that overlap it
+    at least ``need[k]``; as (k, j, when the overlap begins, when it ends), in the order of ``k``, then
+    ``j``. Counted first, then written, so that nothing is held for the candidates that fail.
+    """
+    count = 0
+    for k in range(len(lo)):
+        for j in range(lo[k], hi[k]):
+            if min(t_out[j], end[k]) - max(t_in[j], start[k]) >= need[k] and not is_case[j]:
+                count += 1
+    owner = np.empty(count, dtype=np.int64)
+    other = np.empty(count, dtype=np.int64)
+    first = np.empty(count, dtype=np.int64)
+    last = np.empty(count, dtype=np.int64)
+    at = 0
+    for k in range(len(lo)):
+        for j in range(lo[k], hi[k]):
+            came, left = max(t_in[j], start[k]), min(t_out[j], end[k])
+            if left - came >= need[k] and not is_case[j]:
+                owner[at], other[at], first[at], last[at] = k, j, came, left
+                at += 1
+    return owner, other, first, last
