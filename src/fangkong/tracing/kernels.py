@@ -1,12 +1,15 @@
-"""The contact engine's loops over every presence record, compiled (Numba).
+"""The contact engine's loops over the presence records, compiled (Numba).
 
 A pass of numpy over a column costs a trip through memory; the loops here make one pass where numpy
-would make a dozen, each record handled while it is in the processor's cache. They release the
+would make a dozen, each record handled while it is in the processor's cache. Only loops that read
+their arrays in order gain so: a loop that looks every record up in a table by person id was slower
+than numpy's gathers, and stayed numpy (docs/benchmarks.md, sixth round). They release the
 interpreter's lock, so that the engine's threads run them side by side, and are compiled once per
 machine (``cache=True`` keeps the machine code beside this file, or in the user's cache when this
 folder cannot be written).
 
-Each takes and fills plain int64 arrays; ``engine`` says what they mean.
+Each takes plain numpy arrays, int64 but for marks (bool), and fills or returns int64 ones; ``engine``
+says what they mean.
 """
 
 from __future__ import annotations
