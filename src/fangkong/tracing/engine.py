@@ -872,7 +872,8 @@ def _rows_of(table: pa.Table, places: _Places, part: _Partition) -> _Rows:
     compiled pass checks that every record is at a place that counts, of some length and in order of
     the sort key, and picks out, keyed, the records that the second hop searches. Records of unknown
     places, of places whose category counts for nothing, or of no length cannot make a contact: a
-    partition that holds some, or is not in order, is filtered and sorted whole.
+    partition that holds some, or is not in order, is filtered and sorted whole; so is one whose place
+    ids are too large for a table indexed by the id (the compiled pass looks places up in one).
     """
     table = table.combine_chunks()  # a copy only when the partition has several files
     person, place_id, t_in, t_out = (_ints(table[name]) for name in PRESENCE_COLUMNS)
