@@ -394,3 +394,20 @@ def test_a_visitor_missing_from_the_register_is_a_contact_even_without_file_stat
     assert without.contacts.equals(with_statistics.contacts)
     # Days 0, 2 and 3 hold no record (their files say so, statistics or not): only day 1 is read.
     assert with_statistics.days_read == without.days_read == [FIRST_DAY + timedelta(days=1)]
+
+
+def test_progress_ends_with_every_stage_done(tmp_path: Path) -> None:
+    city = town()
+    city.persons[SUN] = HOME_WANG
+    for day in range(4):
+        city.visit(ZHANG, FACTORY, at(day, "08:00"), at(day, "17:00"))
+        city.visit(WANG, FACTORY, at(day, "08:00"), at(day, "17:00"))
+        city.visit(WANG, RESTAURANT, at(day, "18:00"), at(day, "19:00"))
+        city.visit(ZHAO, RESTAURANT, at(day, "18:30"), at(day, "20:00"))
+    reports: list[tuple[str, int, int]] = []
+    result = run(tmp_path, city, [case(onset=at(3, "12:00"))], progress=lambda *report: reports.append(report))
+    assert kinds(result)[ZHAO] == "secondary"
+    last = {stage: (done, total) for stage, done, total in reports}
+    # What a progress bar shows at the end: each stage complete, the second hop's too.
+    assert set(last) == {"reading presence", "close contacts", "secondary contacts"}
+    assert all(done == total > 0 for done, total in last.values()), last

@@ -313,6 +313,8 @@ def _trace(layout: _Layout, places: _Places, persons: _Persons, chosen: _Cases, 
         households = _household_secondary(persons, closes)  # while the last second hops finish
         for days, search_of in searching.items():
             searched[days] = search_of.result()[0]
+        # The second hops started with the first and still running at the end count only now.
+        report("secondary contacts", len(early) + len(later), len(early) + len(later))
         # Evidence of those found to be close contacts after their day was searched goes; of the rest, the
         # row of a person's earliest group of days comes before those of later ones.
         secondaries = _Evidence.concat([households,
