@@ -250,6 +250,21 @@ def test_the_overview_shows_the_work_loop_per_district(client, plan: dict[str, i
 
 
 
+def test_the_overview_work_rows_add_up_to_the_total(client, plan: dict[str, int]) -> None:
+    # The plan's root task and its done task are the city's own: in no district, yet in the total.
+    client.login("city_commander")
+    html = client.get("/").text
+    table = html[html.index('data-testid="work-by-area"'):]
+    body, foot = table[:table.index("<tfoot>")], table[table.index("<tfoot>"):table.index("</tfoot>")]
+    assert 'data-area="above"' in body
+    totals = [int(n.replace(",", "")) for n in re.findall(r'class="num[^"]*">([\d,]+)<', foot)]
+    rows = [[int(n.replace(",", "")) for n in re.findall(r'data-figure="\w+">([\d,]+)<', row)]
+            for row in body.split("<tr ")[1:]]
+    assert [sum(column) for column in zip(*rows, strict=True)] == totals
+    client.login("dongchang_commander")
+    assert 'data-area="above"' not in client.get("/").text
+
+
 def test_a_lab_account_sees_no_work_loop(client) -> None:
     client.login("lab")
     assert 'data-testid="work-loop"' not in client.get("/").text

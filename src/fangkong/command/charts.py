@@ -19,6 +19,7 @@ from fangkong.command.models import Directive, Task
 from fangkong.command.organisation import STANDARD_TASK_FORCES
 from fangkong.core import audit
 from fangkong.core.auth import Permission
+from fangkong.core.db import utcnow
 from fangkong.core.deps import PrincipalDep, SessionDep, requires
 from fangkong.core.errors import N_, Invalid, NotFound
 from fangkong.core.i18n import get_locale, gettext
@@ -301,8 +302,13 @@ def _overview_work(session: Session) -> dict[str, Any] | None:
                 Jurisdiction.code.startswith(root.code)).order_by(Jurisdiction.code)).scalars().all()
         else:
             nodes.append(root)
-    figures = loops.work_by_area(session, [n.code for n in nodes])
-    return {"rows": [(n, figures[n.code]) for n in nodes], "total": loops.work_figures(session),
+    now = utcnow()
+    figures = loops.work_by_area(session, [n.code for n in nodes], now=now)
+    total = loops.work_figures(session, now=now)
+    # The city's (or the province's) own tasks and problems belong to no district: they get a row of their
+    # own, so that the rows add up to the total.
+    return {"rows": [(n, figures[n.code]) for n in nodes], "total": total,
+            "above": loops.work_outside(total, list(figures.values())),
             "can_read": principal_of(session).can(Permission.COMMAND_READ)}
 
 

@@ -13,7 +13,7 @@ A ``Loop`` is drawn as a graph: its ``stages`` are the nodes, in the order an it
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -196,6 +196,12 @@ def work_figures(session: Session, *, under: str | None = None, now: datetime | 
     problems = _counts(session, select(*_problem_columns()).select_from(Problem)
                        .where(*_under(Problem.jurisdiction_code, under)))
     return WorkFigures(*tasks, *problems)
+
+
+def work_outside(total: WorkFigures, parts: list[WorkFigures]) -> WorkFigures | None:
+    """What of ``total`` lies in none of ``parts`` (areas that do not overlap), or None when nothing does."""
+    rest = WorkFigures(*(getattr(total, f.name) - sum(getattr(p, f.name) for p in parts) for f in fields(WorkFigures)))
+    return rest if any(astuple(rest)) else None
 
 
 def work_by_area(session: Session, codes: list[str], *, now: datetime | None = None) -> dict[str, WorkFigures]:
