@@ -107,3 +107,22 @@ def test_the_charts_pages_fit_a_phone(open_page: Callable[..., Page], served: Se
         page.wait_for_load_state("load")
         assert_fits_phone(page)
     expect(page.locator("[data-testid=work-loop]")).to_be_visible()
+
+
+def test_the_flow_charts_names_stay_inside_their_nodes_in_english(
+        open_page: Callable[..., Page], served: Served) -> None:  # noqa: F811
+    page = open_page(viewport={"width": 1366, "height": 1000})
+    log_in(page, "city_commander")
+    page.goto("/lang/en?next=/command/flows")
+    expect(page.locator("#flow-tracing canvas").first).to_be_visible()
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.flow')].flatMap(box => {
+        const data = echarts.getInstanceByDom(box).getModel().getSeriesByIndex(0).getData();
+        return data.mapArray(i => {
+            const label = data.getItemGraphicEl(i).childAt(0).getTextContent().getBoundingRect();
+            return [data.getName(i), label.width, label.height, data.getItemVisual(i, 'symbolSize')];
+        });
+    })""")
+    assert "Investigated (report complete)" in {name for name, *_ in sizes}
+    spilling = [name for name, width, height, (node_width, node_height) in sizes
+                if width > node_width or height > node_height]
+    assert spilling == []
