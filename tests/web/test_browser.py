@@ -206,8 +206,14 @@ def is_live_search(response: Response) -> bool:
 
 
 def assert_fits_phone(page: Page) -> None:
-    """The document does not scroll sideways."""
-    width, scroll = page.evaluate("[window.innerWidth, document.documentElement.scrollWidth]")
+    """The document is no wider than the screen it was opened on.
+
+    The screen's width is the one the page was opened with, not ``window.innerWidth``: a mobile browser
+    zooms out to show a page wider than itself, and its inner width then grows with the page.
+    """
+    assert page.viewport_size is not None
+    width = page.viewport_size["width"]
+    scroll = page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= width + 1, f"{path_of(page)} is {scroll}px wide on a {width}px screen"
 
 
