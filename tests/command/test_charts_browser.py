@@ -126,3 +126,31 @@ def test_the_flow_charts_names_stay_inside_their_nodes_in_english(
     spilling = [name for name, width, height, (node_width, node_height) in sizes
                 if width > node_width or height > node_height]
     assert spilling == []
+
+
+def test_the_flow_charts_draw_every_node_at_its_size_and_leave_a_phone_the_counts(
+        open_page: Callable[..., Page], served: Served) -> None:  # noqa: F811
+    page = open_page(viewport={"width": 1366, "height": 1000})
+    log_in(page, "city_commander")
+    page.goto("/command/flows")
+    expect(page.locator("#flow-work canvas").first).to_be_visible()
+    drawn = page.evaluate("""() => [...document.querySelectorAll('.flow')].flatMap(box => {
+        const data = echarts.getInstanceByDom(box).getModel().getSeriesByIndex(0).getData();
+        return data.mapArray(i => {
+            const symbol = data.getItemGraphicEl(i).childAt(0), rect = symbol.getBoundingRect();
+            const m = symbol.getComputedTransform() || [1, 0, 0, 1];
+            return [box.id, data.getName(i), Math.round(rect.width * Math.hypot(m[0], m[1])),
+                    Math.round(rect.height * Math.hypot(m[2], m[3]))];
+        });
+    })""")
+    assert {box for box, *_ in drawn} == {"flow-testing", "flow-tracing", "flow-work", "flow-problems"}
+    # Whatever a chart's rows and columns, a node is the same box: not squashed in a wide chart of two rows,
+    # nor stretched in a tall one.
+    assert {(width, height) for _, _, width, height in drawn} == {(128, 50)}, drawn
+
+    page.set_viewport_size(PHONE)
+    page.reload()
+    page.wait_for_load_state("load")
+    assert_fits_phone(page)
+    expect(page.locator(".flow").first).to_be_hidden()
+    expect(page.locator("[data-loop=work] [data-stage]").first).to_be_visible()
