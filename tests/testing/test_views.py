@@ -51,6 +51,21 @@ def test_the_worker_sees_and_marks_the_doors_of_their_community(
     assert refused.status_code == 422
 
 
+def test_a_door_marked_without_a_reason_comes_back_saying_why(
+        client: Client, session: Session, round_: Round) -> None:
+    person = residents(session, XINZHAN, 1)[0]
+    client.login("dongchang_worker")
+    client.post(f"/testing/rounds/{round_.id}/untested/{person.id}", data={"mark": "visited"},
+                headers={"HX-Request": "true"})
+    refused = client.post(f"/testing/rounds/{round_.id}/untested/{person.id}", data={"mark": "cannot_be_sampled"},
+                          headers={"HX-Request": "true"})
+    assert refused.status_code == 422
+    assert refused.text.lstrip().startswith(f'<li id="untested-{person.id}"')  # the row, to swap in place
+    assert "请选择无法采样的原因。" in refused.text and 'data-mark="visited"' in refused.text
+    page = client.get(f"/testing/rounds/{round_.id}/untested")
+    assert '"code":"422","swap":true' in page.text  # the page lets htmx swap a refused row in
+
+
 def test_the_door_to_door_list_downloads_masked_and_is_audited(
         client: Client, session: Session, round_: Round) -> None:
     people = residents(session, XINZHAN)

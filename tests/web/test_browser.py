@@ -470,10 +470,12 @@ def test_a_worker_marks_a_door_on_a_phone(open_page: Callable[..., Page], served
     expect(rows.first).to_be_visible()
     shown = {int(x) for x in rows.evaluate_all("els => els.map(e => e.dataset.person)")}
     assert shown and not shown & set(sampled)
-    first = rows.first
-    person = first.get_attribute("data-person")
-    first.locator("select[name=reason]").select_option("bedridden")
-    first.locator("button[value=cannot_be_sampled]").tap()
+    person = rows.first.get_attribute("data-person")
+    row = page.locator(f"#untested-{person}")
+    row.locator("button[value=cannot_be_sampled]").tap()  # no reason chosen: the row says why nothing happened
+    expect(row.locator("[role=alert]")).to_have_text("请选择无法采样的原因。")
+    row.locator("select[name=reason]").select_option("bedridden")
+    row.locator("button[value=cannot_be_sampled]").tap()
     marked = page.locator(f"#untested-{person} [data-mark=cannot_be_sampled]")
     expect(marked).to_be_visible()
     assert_fits_phone(page)

@@ -229,6 +229,12 @@ def iter_untested(session: Session, round_: Round, community: str) -> Iterator[M
         yield MissingPerson(*row)
 
 
+def door_visit(session: Session, round_: Round, person_id: int) -> DoorVisit | None:
+    """The standing mark on a person's door in a round, if any."""
+    return session.execute(select(DoorVisit).where(DoorVisit.round_id == round_.id,
+                                                   DoorVisit.person_id == person_id)).scalar_one_or_none()
+
+
 def mark_door(session: Session, round_: Round, person_id: int, data: DoorVisitIn, *,
               now: datetime | None = None) -> DoorVisit:
     """Record a community worker's visit to a person not yet sampled (the latest mark stands)."""
@@ -238,8 +244,7 @@ def mark_door(session: Session, round_: Round, person_id: int, data: DoorVisitIn
     if session.execute(select(Sample.id).where(Sample.person_id == person.id, Sample.round_id == round_.id,
                                                STANDING)).first() is not None:
         raise Conflict(N_("This person has been sampled in this round already."))
-    visit = session.execute(select(DoorVisit).where(DoorVisit.round_id == round_.id,
-                                                    DoorVisit.person_id == person.id)).scalar_one_or_none()
+    visit = door_visit(session, round_, person.id)
     if visit is None:
         visit = DoorVisit(round_id=round_.id, person_id=person.id, jurisdiction_code=person.jurisdiction_code)
         session.add(visit)

@@ -168,7 +168,12 @@ def mark_door(request: Request, session: SessionDep, principal: Marker, round_id
     try:
         data = DoorVisitIn.model_validate({"mark": mark, "reason": reason or None, "note": note})
     except ValidationError as exc:
-        raise Invalid(N_("Choose why this person cannot be sampled."), errors=field_errors(exc.errors())) from None
+        error = Invalid(N_("Choose why this person cannot be sampled."), errors=field_errors(exc.errors()))
+        # The row comes back with the message in it: a worker on a phone sees why nothing was marked.
+        person = get_or_404(session, coverage.Person, person_id)
+        return render(request, "testing/_untested_row.html", {
+            "round": round_, "person": person, "visit": coverage.door_visit(session, round_, person.id),
+            "reasons": list(NoSampleReason), "can_mark": True, "error": error}, status=error.status)
     visit = coverage.mark_door(session, round_, person_id, data)
     person = get_or_404(session, coverage.Person, person_id)
     return render(request, "testing/_untested_row.html", {"round": round_, "person": person, "visit": visit,
