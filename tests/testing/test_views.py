@@ -144,6 +144,16 @@ def test_the_upload_page_queues_a_job_and_shows_its_progress(client: Client, ses
     assert response.status_code == 200 and 'data-state="queued"' in response.text
 
 
+def test_an_empty_file_is_refused_with_a_message_the_page_shows(client: Client) -> None:
+    client.login("lab")
+    assert '"code":"422","swap":true' in client.get("/testing/results").text
+    refused = client.post("/testing/results", files={"file": ("r.csv", b"", "text/csv")},
+                          headers={"HX-Request": "true"})
+    assert refused.status_code == 422
+    assert refused.text.startswith('<div class="error-box" role="alert" data-testid="upload-refused">')
+    assert "文件为空。" in refused.text
+
+
 def test_the_planner_recommends_a_pool_size(client: Client) -> None:
     page = client.login("testing").get("/testing/planner?prevalence=0.001&population=1800000&capacity=40000")
     assert page.status_code == 200

@@ -228,7 +228,8 @@ async def upload_results(request: Request, session: SessionDep, principal: Uploa
     """Accept a result file and check and apply it as a job; answers the job's progress fragment."""
     data = await file.read()
     if not data:
-        raise Invalid.field("file", N_("The file is empty."))
+        error = Invalid.field("file", N_("The file is empty."))
+        return render(request, "testing/_upload_refused.html", {"error": error}, status=error.status)
     digest = hashlib.sha256(data).hexdigest()
     folder = request.app.state.settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
