@@ -35,6 +35,17 @@ def test_a_district_user_starts_at_their_district(
     assert "新站街道" in page.text and "二道江区" not in page.text
 
 
+def test_the_round_page_links_only_the_areas_the_user_may_open(
+        client: Client, session: Session, round_: Round) -> None:
+    city = client.login("testing").get(f"/testing/rounds/{round_.id}?under={XINZHAN[:9]}")
+    assert 'href="?under=2205"' in city.text and 'href="?under=220502"' in city.text
+    district = client.login("dongchang_testing").get(f"/testing/rounds/{round_.id}?under={XINZHAN[:9]}")
+    assert 'href="?under=2205"' not in district.text and 'href="?under=220502"' in district.text
+    assert client.get(f"/testing/rounds/{round_.id}?under=2205").status_code == 404
+    worker = client.login("dongchang_worker").get(f"/testing/rounds/{round_.id}")
+    assert worker.status_code == 200 and "?under=" not in worker.text
+
+
 def test_the_worker_sees_and_marks_the_doors_of_their_community(
         client: Client, session: Session, round_: Round, site: SamplingSite) -> None:
     people = residents(session, XINZHAN)
