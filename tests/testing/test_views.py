@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from datetime import timedelta
 
@@ -10,8 +11,10 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fangkong.core import jobs
 from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.db import utcnow
+from fangkong.core.scope import system_access
 from fangkong.testing import resultfile
 from fangkong.testing.models import Round, SamplingSite
 from tests.conftest import Client
@@ -179,6 +182,39 @@ def test_the_overview_shows_the_testing_funnel(client: Client, session: Session,
     sample(session, round_, site, tube_code(), residents(session, XINZHAN, 4))
     page = client.login("viewer").get("/")
     assert 'data-testid="testing-funnel"' in page.text and round_.name in page.text
+
+
+def test_the_overview_links_the_round_only_for_those_who_may_open_it(
+        client: Client, session: Session, round_: Round) -> None:
+    link = f'href="/testing/rounds/{round_.id}"'
+    assert link in client.login("testing").get("/").text
+    assert link not in client.login("viewer").get("/").text  # counts only: the round page would refuse them
+    assert client.get(f"/testing/rounds/{round_.id}").status_code == 403
+
+
+def _finished_upload(client: Client, session: Session, user: str, positives: int) -> str:
+    """The progress fragment of an upload by ``user`` once its job has applied a file with ``positives``."""
+    client.login(user)
+    queued = client.post("/testing/results", files={"file": ("r.csv", "管号,检测结果,检测时间,检测机构\n".encode(),
+                                                             "text/csv")})
+    found = re.search(r'id="import-job-(\d+)"', queued.text)
+    assert found is not None
+    with system_access(session):
+        job = session.get(jobs.Job, int(found.group(1)))
+        assert job is not None
+        job.state = jobs.JobState.SUCCEEDED
+        job.result = {"applied": True, "already_imported": False, "import_id": 1, "rows": 10, "new_results": 10,
+                      "positives": positives}
+        session.flush()
+    return client.get(f"/testing/results/jobs/{job.id}").text
+
+
+def test_an_applied_file_with_positives_points_to_the_alerts_for_those_who_may_read_them(
+        client: Client, session: Session) -> None:
+    assert 'href="/testing"' in _finished_upload(client, session, "testing", positives=2)
+    for_lab = _finished_upload(client, session, "lab", positives=2)
+    assert 'data-testid="import-applied"' in for_lab and 'href="/testing"' not in for_lab
+    assert client.get("/testing").status_code == 403  # what the link would have answered the lab
 
 
 def test_sites_are_listed_with_their_hours_and_added_from_the_form(client: Client, session: Session,
