@@ -470,6 +470,11 @@ def test_a_worker_marks_a_door_on_a_phone(open_page: Callable[..., Page], served
     expect(rows.first).to_be_visible()
     shown = {int(x) for x in rows.evaluate_all("els => els.map(e => e.dataset.person)")}
     assert shown and not shown & set(sampled)
+    # The cards use the phone's whole width: no bullets, no list indent beside them.
+    left, margin = page.evaluate("[document.querySelector('[data-testid=untested] li[data-person]')"
+                                 ".getBoundingClientRect().left, document.querySelector('main')"
+                                 ".getBoundingClientRect().left]")
+    assert left - margin <= 16, f"the door list is indented {left - margin}px on a phone"
     person = rows.first.get_attribute("data-person")
     row = page.locator(f"#untested-{person}")
     row.locator("button[value=cannot_be_sampled]").tap()  # no reason chosen: the row says why nothing happened
