@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from fangkong.core import jobs
 from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.db import utcnow
+from fangkong.core.deps import LANG_COOKIE
 from fangkong.core.scope import system_access
 from fangkong.testing import resultfile
 from fangkong.testing.models import Round, SamplingSite
@@ -78,6 +79,17 @@ def test_a_door_marked_without_a_reason_comes_back_saying_why(
     assert "请选择无法采样的原因。" in refused.text and 'data-mark="visited"' in refused.text
     page = client.get(f"/testing/rounds/{round_.id}/untested")
     assert '"code":"422","swap":true' in page.text  # the page lets htmx swap a refused row in
+
+
+def test_the_door_list_names_each_building_and_unit_in_the_reader_s_language(
+        client: Client, session: Session, round_: Round) -> None:
+    client.login("dongchang_worker")
+    chinese = client.get(f"/testing/rounds/{round_.id}/untested").text
+    assert re.search(r'<li class="building"><strong>\S+ \w+栋 \w+单元</strong>', chinese)
+    client.cookies.set(LANG_COOKIE, "en")
+    english = client.get(f"/testing/rounds/{round_.id}/untested").text
+    assert re.search(r'<li class="building"><strong>\S+, building \w+, unit \w+</strong>', english)
+    assert "bldg" not in english
 
 
 def test_the_door_to_door_list_downloads_masked_and_is_audited(
