@@ -16,6 +16,7 @@ from fangkong.core.audit import Action, AuditEntry
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Forbidden, Invalid
 from fangkong.core.events import EventRecord
+from fangkong.core.i18n import get_locale, set_locale, translate
 from fangkong.core.scope import system_access
 from fangkong.geo.models import Facility, FacilityKind
 from fangkong.testing import results, service
@@ -209,6 +210,26 @@ def test_a_file_whose_only_fault_is_a_result_recorded_differently_applies_nothin
     assert results_of(session, tubes) == {tubes[2]: Outcome.NEGATIVE}
     assert session.execute(select(func.count()).select_from(ResultImport)).scalar() == 1
     assert service.controls(session, round_) == []
+
+
+@pytest.mark.usefixtures("probe", "opened")
+def test_a_result_recorded_differently_is_named_in_the_language_the_error_is_read_in(
+        session: Session, tubes: list[str], tmp_path: Path) -> None:
+    at = local(utcnow())
+    results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阴性,{at},LAB220502,"], name="first.csv"))
+    # An upload's job finds the errors in the default language; the page shows them in the reader's.
+    with pytest.raises(Invalid) as caught:
+        results.import_results(session, *csv_file(tmp_path, [f"{tubes[0]},阳性,{at},LAB220502,"], name="again.csv"))
+    (error,) = caught.value.errors
+    before = get_locale()
+    try:
+        set_locale("zh_CN")
+        assert translate(error.message, error.params) == f"采样管 {tubes[0]} 已有结果“阴性”，不能用不同的结果替换。"
+        set_locale("en")
+        assert translate(error.message, error.params) == (
+            f"Tube {tubes[0]} already has the result negative; a different result cannot replace it.")
+    finally:
+        set_locale(before)
 
 
 def test_a_file_whose_only_fault_is_an_unknown_tube_applies_nothing(

@@ -58,7 +58,6 @@ from fangkong.core import audit, jobs
 from fangkong.core.auth import Permission
 from fangkong.core.db import UTCDateTime, utcnow
 from fangkong.core.errors import N_, FieldError, Invalid, NotFound
-from fangkong.core.i18n import translate
 from fangkong.core.scope import criteria_for, get_or_404, principal_of, system_access
 from fangkong.geo.models import Facility, FacilityKind
 from fangkong.testing import binary_copy, resultfile, service
@@ -310,10 +309,20 @@ def _refusals(row: Any, own_lab: int | None) -> list[FieldError]:
     return errors
 
 
+# The result on file is part of the message, not a parameter: an upload's errors are kept with its
+# job and shown later in the reader's language, while a parameter keeps the language it was filled in.
+RECORDED_DIFFERENTLY = {
+    Outcome.NEGATIVE: N_("Tube {code} already has the result negative; a different result cannot replace it."),
+    Outcome.POSITIVE: N_("Tube {code} already has the result positive; a different result cannot replace it."),
+    Outcome.INVALID: N_("Tube {code} already has the result invalid; a different result cannot replace it."),
+    Outcome.INCONCLUSIVE: N_("Tube {code} already has the result inconclusive; a different result cannot "
+                             "replace it."),
+}
+
+
 def _recorded_differently(code: str, existing: str, row: int) -> FieldError:
     """The error of a row whose tube has another result on file."""
-    return FieldError("result", N_("Tube {code} already has the result {existing}; a different result cannot "
-                                   "replace it."), {"code": code, "existing": translate(Outcome(existing).label)}, row)
+    return FieldError("result", RECORDED_DIFFERENTLY[Outcome(existing)], {"code": code}, row)
 
 
 def _refuse(errors: list[FieldError]) -> None:
