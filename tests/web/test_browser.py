@@ -459,6 +459,33 @@ def test_a_lab_uploads_a_result_file_and_the_positive_pool_shows_in_the_alerts(
     expect(staff.locator("[data-testid=controlled] tbody tr")).to_have_count(len(people))
 
 
+# The funnel's labels, measured after its values are made equal: a round where everyone is sampled and
+# resulted puts the widest label beside the widest part of the funnel, where room is scarcest.
+FUNNEL_LABELS = """() => {
+  const chart = echarts.getInstanceByDom(document.getElementById("testing-funnel-chart"));
+  const data = chart.getOption().series[0].data;
+  chart.setOption({animation: false, series: [{data: data.map(d => ({name: d.name, value: data[0].value}))}]});
+  const texts = chart.getZr().storage.getDisplayList().filter(e => e.style && e.style.text);
+  return [chart.getWidth(), texts.map(t => {
+    const box = t.getBoundingRect().clone();
+    box.applyTransform(t.getComputedTransform());
+    return [t.style.text, box.x, box.x + box.width];
+  })];
+}"""
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 900}, PHONE], ids=["desktop", "phone"])
+def test_the_overview_funnel_shows_every_label_whole(open_page: Callable[..., Page], viewport: dict[str, int],
+                                                     testing_round: tuple[int, str, list[int]]) -> None:
+    page = open_page(viewport=viewport)
+    log_in(page, CITY_COMMANDER)
+    expect(page.locator("#testing-funnel-chart canvas")).to_be_visible()
+    width, labels = page.evaluate(FUNNEL_LABELS)
+    assert len(labels) == 5
+    for text, left, right in labels:
+        assert left >= 0 and right <= width, f"{text!r} runs off the {width}px chart ({left:.0f}–{right:.0f})"
+
+
 def test_a_worker_marks_a_door_on_a_phone(open_page: Callable[..., Page], served: Served,
                                           testing_round: tuple[int, str, list[int]]) -> None:
     round_id, _, sampled = testing_round
