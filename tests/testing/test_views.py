@@ -62,6 +62,8 @@ def test_the_worker_sees_and_marks_the_doors_of_their_community(
     row = client.post(f"/testing/rounds/{round_.id}/untested/{people[2].id}",
                       data={"mark": "cannot_be_sampled", "reason": "bedridden"}, headers={"HX-Request": "true"})
     assert row.status_code == 200 and 'data-mark="cannot_be_sampled"' in row.text
+    door = people[2].household.door if people[2].household else ""
+    assert door and f'<span class="muted">{door}</span>' in row.text  # the marked row keeps its door
     refused = client.post(f"/testing/rounds/{round_.id}/untested/{people[3].id}", data={"mark": "cannot_be_sampled"})
     assert refused.status_code == 422
 

@@ -20,8 +20,9 @@ from fangkong.core.i18n import get_locale
 from fangkong.core.scope import Principal, get_or_404
 from fangkong.geo import service as geo
 from fangkong.geo.models import Level
+from fangkong.people.models import Person
 from fangkong.testing import coverage, pooling, resultfile, results, service
-from fangkong.testing.models import ControlState, NoSampleReason, Risk, Round, Tube
+from fangkong.testing.models import ControlState, DoorVisit, NoSampleReason, Risk, Round, Tube
 from fangkong.testing.schemas import (
     BatchResult,
     DoorVisitIn,
@@ -170,14 +171,19 @@ def mark_door(request: Request, session: SessionDep, principal: Marker, round_id
     except ValidationError as exc:
         error = Invalid(N_("Choose why this person cannot be sampled."), errors=field_errors(exc.errors()))
         # The row comes back with the message in it: a worker on a phone sees why nothing was marked.
-        person = get_or_404(session, coverage.Person, person_id)
-        return render(request, "testing/_untested_row.html", {
-            "round": round_, "person": person, "visit": coverage.door_visit(session, round_, person.id),
-            "reasons": list(NoSampleReason), "can_mark": True, "error": error}, status=error.status)
+        person = get_or_404(session, Person, person_id)
+        return _door_row(request, round_, person, coverage.door_visit(session, round_, person.id), error)
     visit = coverage.mark_door(session, round_, person_id, data)
-    person = get_or_404(session, coverage.Person, person_id)
-    return render(request, "testing/_untested_row.html", {"round": round_, "person": person, "visit": visit,
-                                                           "reasons": list(NoSampleReason), "can_mark": True})
+    return _door_row(request, round_, get_or_404(session, Person, person_id), visit)
+
+
+def _door_row(request: Request, round_: Round, person: Person, visit: DoorVisit | None,
+              error: Invalid | None = None) -> Response:
+    """A person's row of the door-to-door list, as the list shows it (with their door)."""
+    door = person.household.door if person.household else ""
+    return render(request, "testing/_untested_row.html", {
+        "round": round_, "person": person, "visit": visit, "door": door, "reasons": list(NoSampleReason),
+        "can_mark": True, "error": error}, status=error.status if error else 200)
 
 
 @pages.get("/testing/rounds/{round_id}/untested.xlsx")
