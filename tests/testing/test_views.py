@@ -231,6 +231,12 @@ def test_an_applied_file_with_positives_points_to_the_alerts_for_those_who_may_r
     assert client.get("/testing").status_code == 403  # what the link would have answered the lab
 
 
+def test_a_round_and_a_site_are_named_in_their_forms_as_things_not_persons(client: Client) -> None:
+    client.login("dongchang_testing")
+    assert "<label>轮次名称 <input" in client.get("/testing").text
+    assert "<label>采样点名称 <input" in client.get("/testing/sites").text
+
+
 def test_sites_are_listed_with_their_hours_and_added_from_the_form(client: Client, session: Session,
                                                                    site: SamplingSite) -> None:
     client.login("dongchang_testing")
