@@ -212,3 +212,20 @@ def test_days_after_the_end_of_the_presence_data_are_reported_missing(session: S
     runs.execute(session, run, data=scene["presence"], now=NOW)
     assert run.missing_days == [DAYS[3].date().isoformat()]
     assert contacts_of(session)[scene["b"].id].kind is ContactKind.CLOSE
+
+
+def test_a_run_of_the_system_belongs_to_the_area_of_its_cases(session: Session, as_user, scene: dict) -> None:
+    far = residents(session, JIANGNAN, 1)[0]
+    other = service.report_case(session, CaseIn(person_id=far.id, kind=CaseKind.CONFIRMED,
+                                                found_by=FoundBy.FEVER_CLINIC, sampled_at=NOW - timedelta(hours=1)))
+    # The command line runs as the system, which has no jurisdiction of its own.
+    one = runs.start_run(session, [scene["case"].id], queue=False)
+    both = runs.start_run(session, [scene["case"].id, other.id], queue=False)
+    assert (one.jurisdiction_code, both.jurisdiction_code) == (XINZHAN, "220502001")  # the community; their street
+    as_user("dongchang_tracer")
+    assert runs.get_run(session, both.id).id == both.id
+    as_user("erdaojiang_worker")  # a community of another district
+    from fangkong.core.errors import NotFound
+
+    with pytest.raises(NotFound):
+        runs.get_run(session, both.id)

@@ -14,6 +14,7 @@ and belong to the jurisdiction where they live.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fangkong import rulesets
@@ -31,7 +32,7 @@ from fangkong.core.auth import Permission
 from fangkong.core.db import bulk_insert, utcnow
 from fangkong.core.errors import N_, Invalid, NotFound
 from fangkong.core.scope import get_or_404, principal_of, system_access
-from fangkong.geo.models import Place
+from fangkong.geo.models import Jurisdiction, Place
 from fangkong.people.models import Person
 from fangkong.synth.load import PLACE_CATEGORY_OF
 from fangkong.tracing.events import ControlOrdered
@@ -74,7 +75,8 @@ def start_run(session: Session, case_ids: list[int] | None = None, *, key: str |
         chosen = list(session.execute(select(Case.id).order_by(Case.id)).scalars())
     if not chosen:
         raise Invalid.field("case_ids", N_("There is no case to trace."))
-    run = TracingRun(jurisdiction_code=principal.home_code, ruleset=rulesets.current().name, case_ids=chosen)
+    run = TracingRun(jurisdiction_code=principal.home_code or _area_of(session, chosen),
+                     ruleset=rulesets.current().name, case_ids=chosen)
     session.add(run)
     session.flush()
     if queue:
@@ -82,6 +84,19 @@ def start_run(session: Session, case_ids: list[int] | None = None, *, key: str |
         session.flush()
     idempotency.remember(session, key, "tracing_runs", run.id)
     return run
+
+
+def _area_of(session: Session, case_ids: list[int]) -> str:
+    """The smallest jurisdiction that holds all these cases: where a run of the system (the command line) belongs,
+    so that the commanders and tracers over it see it."""
+    with system_access(session):
+        codes = {code for part in chunks(case_ids) for code in session.execute(
+            select(Case.jurisdiction_code).where(Case.id.in_(part)).distinct()).scalars()}
+        common = os.path.commonprefix(sorted(codes))  # noqa: RUF071 (codes, not paths: a prefix of characters)
+        found = session.execute(select(Jurisdiction.code).where(Jurisdiction.code.in_(
+            [common[:n] for n in range(1, len(common) + 1)])).order_by(func.length(Jurisdiction.code).desc())
+            .limit(1)).scalar()
+    return found or ""
 
 
 def get_run(session: Session, run_id: int) -> TracingRun:
