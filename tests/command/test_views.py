@@ -480,3 +480,10 @@ def test_task_forces_and_units_are_listed_and_set_up_by_commanders(signed_in, se
                                                              "lead_leader_name": "周区长"}, follow_redirects=False)
     assert edited.status_code == 303
     assert "周区长" in commander.get(force.headers["location"]).text
+
+
+def test_a_task_force_and_a_unit_are_named_in_their_forms_as_bodies_not_persons(client: Client) -> None:
+    client.login(CITY_COMMANDER)
+    assert "<label>专班名称 <input" in client.get("/command/task-forces").text
+    assert "<label>单位名称 <input" in client.get("/command/units").text
+    assert "<label>姓名 <input" not in client.get("/command/units").text
