@@ -17,7 +17,7 @@ from fangkong.core.db import utcnow
 from fangkong.core.deps import LANG_COOKIE
 from fangkong.core.scope import system_access
 from fangkong.testing import resultfile
-from fangkong.testing.models import Round, SamplingSite
+from fangkong.testing.models import Outcome, Round, SamplingSite
 from tests.conftest import Client
 
 from .conftest import XINZHAN, residents, sample, tube_code
@@ -250,3 +250,15 @@ def test_sites_are_listed_with_their_hours_and_added_from_the_form(client: Clien
     wrong = client.post("/testing/sites", data={"name": "x", "jurisdiction_code": "220502001002",
                                                 "opens_at": "19:00", "closes_at": "07:00", "serves": "999"})
     assert wrong.status_code == 422 and "结束时间须晚于开始时间" in wrong.text and "999" in wrong.text
+
+
+def test_the_pool_alerts_name_each_community(client: Client, session: Session, round_: Round, site: SamplingSite,
+                                            post_result) -> None:
+    code = tube_code()
+    sample(session, round_, site, code, residents(session, XINZHAN, 3))
+    assert post_result(code, Outcome.POSITIVE)["positive_pools"] == 1
+    page = client.login("dongchang_testing").get(f"/testing/rounds/{round_.id}/alerts").text
+    orders = page[page.index('data-testid="orders"'):page.index('data-testid="controlled"')]
+    controlled = page[page.index('data-testid="controlled"'):page.index('data-testid="cases"')]
+    for table in (orders, controlled):
+        assert "<td>新站社区</td>" in table and XINZHAN not in table

@@ -37,7 +37,7 @@ from fangkong.testing.schemas import (
     SiteOut,
     TubeOut,
 )
-from fangkong.web import nav, overview
+from fangkong.web import forms, nav, overview
 from fangkong.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -126,11 +126,12 @@ def _area(session: SessionDep, principal: Principal, round_: Round, under: str |
 def alerts_page(request: Request, session: SessionDep, principal: Reader, round_id: int) -> Response:
     """Positive pools and re-sampling orders with their clocks, the most urgent first."""
     round_ = service.get_round(session, round_id)
+    orders = service.orders(session, round_)
+    controlled = service.controls(session, round_, state=ControlState.CONTROLLED)
+    cases = service.controls(session, round_, state=ControlState.CASE)
     return render(request, "testing/alerts.html", {
-        "round": round_, "orders": service.orders(session, round_),
-        "controlled": service.controls(session, round_, state=ControlState.CONTROLLED),
-        "cases": service.controls(session, round_, state=ControlState.CASE),
-        "now": datetime.now(LOCAL),
+        "round": round_, "orders": orders, "controlled": controlled, "cases": cases, "now": datetime.now(LOCAL),
+        "areas": forms.area_names(session, (x.jurisdiction_code for x in (*orders, *controlled, *cases))),
     })
 
 
