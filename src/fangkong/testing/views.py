@@ -131,7 +131,8 @@ def alerts_page(request: Request, session: SessionDep, principal: Reader, round_
     cases = service.controls(session, round_, state=ControlState.CASE)
     return render(request, "testing/alerts.html", {
         "round": round_, "orders": orders, "controlled": controlled, "cases": cases, "now": datetime.now(LOCAL),
-        "areas": forms.area_names(session, (x.jurisdiction_code for x in (*orders, *controlled, *cases))),
+        "areas": forms.area_names(session, [*(o.jurisdiction_code for o in orders),
+                                            *(c.jurisdiction_code for c in (*controlled, *cases))]),
     })
 
 
