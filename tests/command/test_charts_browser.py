@@ -109,22 +109,31 @@ def test_the_charts_pages_fit_a_phone(open_page: Callable[..., Page], served: Se
     expect(page.locator("[data-testid=work-loop]")).to_be_visible()
 
 
+# Each node of the flow charts on the page: its chart, its name, its label's size, the size it is drawn at
+# on the screen, and the size it is given.
+FLOW_NODES = """() => [...document.querySelectorAll('.flow')].flatMap(box => {
+    const data = echarts.getInstanceByDom(box).getModel().getSeriesByIndex(0).getData();
+    return data.mapArray(i => {
+        const symbol = data.getItemGraphicEl(i).childAt(0), rect = symbol.getBoundingRect();
+        const label = symbol.getTextContent().getBoundingRect(), m = symbol.getComputedTransform() || [1, 0, 0, 1];
+        return {chart: box.id, name: data.getName(i), label: [label.width, label.height],
+                drawn: [Math.round(rect.width * Math.hypot(m[0], m[1])),
+                        Math.round(rect.height * Math.hypot(m[2], m[3]))],
+                size: data.getItemVisual(i, 'symbolSize')};
+    });
+})"""
+
+
 def test_the_flow_charts_names_stay_inside_their_nodes_in_english(
         open_page: Callable[..., Page], served: Served) -> None:  # noqa: F811
     page = open_page(viewport={"width": 1366, "height": 1000})
     log_in(page, "city_commander")
     page.goto("/lang/en?next=/command/flows")
     expect(page.locator("#flow-tracing canvas").first).to_be_visible()
-    sizes = page.evaluate("""() => [...document.querySelectorAll('.flow')].flatMap(box => {
-        const data = echarts.getInstanceByDom(box).getModel().getSeriesByIndex(0).getData();
-        return data.mapArray(i => {
-            const label = data.getItemGraphicEl(i).childAt(0).getTextContent().getBoundingRect();
-            return [data.getName(i), label.width, label.height, data.getItemVisual(i, 'symbolSize')];
-        });
-    })""")
-    assert "Investigated (report complete)" in {name for name, *_ in sizes}
-    spilling = [name for name, width, height, (node_width, node_height) in sizes
-                if width > node_width or height > node_height]
+    nodes = page.evaluate(FLOW_NODES)
+    assert "Investigated (report complete)" in {node["name"] for node in nodes}
+    spilling = [node["name"] for node in nodes
+                if node["label"][0] > node["size"][0] or node["label"][1] > node["size"][1]]
     assert spilling == []
 
 
@@ -134,19 +143,11 @@ def test_the_flow_charts_draw_every_node_at_its_size_and_leave_a_phone_the_count
     log_in(page, "city_commander")
     page.goto("/command/flows")
     expect(page.locator("#flow-work canvas").first).to_be_visible()
-    drawn = page.evaluate("""() => [...document.querySelectorAll('.flow')].flatMap(box => {
-        const data = echarts.getInstanceByDom(box).getModel().getSeriesByIndex(0).getData();
-        return data.mapArray(i => {
-            const symbol = data.getItemGraphicEl(i).childAt(0), rect = symbol.getBoundingRect();
-            const m = symbol.getComputedTransform() || [1, 0, 0, 1];
-            return [box.id, data.getName(i), Math.round(rect.width * Math.hypot(m[0], m[1])),
-                    Math.round(rect.height * Math.hypot(m[2], m[3]))];
-        });
-    })""")
-    assert {box for box, *_ in drawn} == {"flow-testing", "flow-tracing", "flow-work", "flow-problems"}
+    nodes = page.evaluate(FLOW_NODES)
+    assert {node["chart"] for node in nodes} == {"flow-testing", "flow-tracing", "flow-work", "flow-problems"}
     # Whatever a chart's rows and columns, a node is the same box: not squashed in a wide chart of two rows,
     # nor stretched in a tall one.
-    assert {(width, height) for _, _, width, height in drawn} == {(128, 50)}, drawn
+    assert {tuple(node["drawn"]) for node in nodes} == {(128, 50)}, nodes
 
     page.set_viewport_size(PHONE)
     page.reload()
